@@ -1,0 +1,206 @@
+"""Dispute cases: register, edit, log sessions, move along the life cycle, close, search.
+
+Every method validates before it writes, and returns only after the store has committed,
+so what it returns is saved. Cases are addressed by doc id or by case number.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from store import DocNotFound, Store, ValidationError, casedoc, records
+from store.casedoc import Case
+from store.records import CASE, CONSULTATION, Party
+
+from .config import NodeConfig
+
+MAX_PAGE = 500
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    """A case as listed: only projected fields, no document load."""
+
+    doc_id: str
+    number: str
+    title: str
+    category: str
+    status: str
+    village: str
+    created_at: str
+    updated_at: str
+    closed_at: str
+    outcome: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: str  # sortable date or timestamp
+    kind: str  # registered | session | status | consultation | answer | followup_due | followup
+    text: str
+    detail: dict[str, Any]
+
+
+_ROW_COLS = ("doc_id, number, title, category, status, village, created_at, updated_at, "
+             "closed_at, outcome")
+
+
+def _row(r: tuple[Any, ...]) -> CaseRow:
+    return CaseRow(*(x if x is not None else "" for x in r))
+
+
+class CaseService:
+    def __init__(self, store: Store, config: NodeConfig) -> None:
+        self._store = store
+        self._cfg = config
+
+    @property
+    def _by(self) -> str:
+        return self._cfg.director or self._cfg.node_id
+
+    async def next_number(self) -> str:
+        n = await self._store.next_counter(f"case:{self._cfg.village}:{self._cfg.short_id}")
+        return f"{self._cfg.village}-{self._cfg.short_id}-{n:04d}"
+
+    async def register(self, *, category: str, title: str, parties: list[Party],
+                       description: str = "", group: bool = False, headcount: int = 0,
+                       mediator: str = "", created_at: str | None = None) -> Case:
+        # Validate before taking a number so bad input leaves no gap in the numbering.
+        title, description, checked, headcount = casedoc.check_new_case(
+            category=category, title=title, description=description, parties=parties,
+            group=group, headcount=headcount)
+        number = await self.next_number()
+        meta = await self._store.create(
+            CASE, self._cfg.scope,
+            lambda doc: casedoc.new_case(
+                doc, number=number, category=category, title=title, description=description,
+                parties=checked, group=group, headcount=headcount, mediator=mediator,
+                village=self._cfg.village, county=self._cfg.county, by=self._by,
+                created_at=created_at,
+            ),
+        )
+        return await self.get(meta.doc_id)
+
+    async def resolve(self, ref: str) -> str:
+        """Doc id of a case given its doc id or its case number (case-insensitive)."""
+        rows = await self._store.query(
+            "SELECT doc_id FROM records WHERE kind = ? AND (doc_id = ? OR upper(number) = ?)",
+            (CASE, ref, ref.upper()),
+        )
+        if not rows:
+            raise DocNotFound(f"no case {ref}", ref=ref)
+        return str(rows[0][0])
+
+    async def get(self, ref: str) -> Case:
+        doc_id = await self.resolve(ref)
+        return Case.from_data(doc_id, await self._store.read(doc_id))
+
+    async def _edit(self, ref: str, fn: Any) -> Case:
+        doc_id = await self.resolve(ref)
+        await self._store.edit(doc_id, fn)
+        return await self.get(doc_id)
+
+    async def edit(self, ref: str, **changes: Any) -> Case:
+        return await self._edit(ref, lambda doc: casedoc.edit_case(doc, **changes))
+
+    async def log_session(self, ref: str, *, date: str, participants: str, summary: str,
+                          judge_consulted: bool = False) -> Case:
+        return await self._edit(ref, lambda doc: casedoc.log_session(
+            doc, date=date, participants=participants, summary=summary,
+            judge_consulted=judge_consulted, by=self._by))
+
+    async def change_status(self, ref: str, new: str, *, note: str = "",
+                            on: dt.date | None = None) -> Case:
+        return await self._edit(ref, lambda doc: casedoc.change_status(
+            doc, new, note=note, by=self._by, on=on))
+
+    async def close(self, ref: str, *, agreement: str | None = None, note: str = "",
+                    on: dt.date | None = None) -> Case:
+        """Close the case (with the agreement text if mediation succeeded); schedules the
+        1, 3 and 6-month follow-up visits."""
+        return await self._edit(ref, lambda doc: casedoc.close_case(
+            doc, agreement=agreement, note=note, by=self._by, on=on))
+
+    async def record_followup(self, ref: str, month: int, *, done: str, outcome: str,
+                              satisfaction: int | None) -> Case:
+        return await self._edit(ref, lambda doc: casedoc.record_followup(
+            doc, month, done=done, outcome=outcome, satisfaction=satisfaction, by=self._by))
+
+    def _filters(self, query: str, category: str | None, status: str | None,
+                 open_only: bool) -> tuple[str, list[Any]]:
+        where = ["kind = ?"]
+        args: list[Any] = [CASE]
+        if category:
+            records.check_category(category)
+            where.append("category = ?")
+            args.append(category)
+        if status:
+            records.check_status(status)
+            where.append("status = ?")
+            args.append(status)
+        if open_only:
+            where.append("status != 'closed'")
+        for term in query.lower().split():
+            # Substring match: works for Chinese without a word segmenter. ESCAPE keeps
+            # a typed % or _ literal.
+            escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            where.append("search LIKE ? ESCAPE '\\'")
+            args.append(f"%{escaped}%")
+        return " AND ".join(where), args
+
+    async def search(self, query: str = "", *, category: str | None = None,
+                     status: str | None = None, open_only: bool = False, limit: int = 50,
+                     offset: int = 0) -> list[CaseRow]:
+        """Cases matching every word of ``query`` (case number, title, party names,
+        description, sessions), newest activity first."""
+        where, args = self._filters(query, category, status, open_only)
+        rows = await self._store.query(
+            f"SELECT {_ROW_COLS} FROM records WHERE {where} "
+            "ORDER BY updated_at DESC, doc_id LIMIT ? OFFSET ?",
+            (*args, max(1, min(limit, MAX_PAGE)), max(0, offset)),
+        )
+        return [_row(r) for r in rows]
+
+    async def count(self, query: str = "", *, category: str | None = None,
+                    status: str | None = None, open_only: bool = False) -> int:
+        where, args = self._filters(query, category, status, open_only)
+        rows = await self._store.query(f"SELECT count(*) FROM records WHERE {where}", args)
+        return int(rows[0][0])
+
+    async def timeline(self, ref: str) -> list[TimelineEntry]:
+        """Everything that happened to a case, oldest first."""
+        case = await self.get(ref)
+        out = [TimelineEntry(case.created_at, "registered", case.title,
+                             {"by": case.created_by})]
+        for s in case.sessions:
+            out.append(TimelineEntry(s.at or s.date, "session", s.summary, s.__dict__))
+        for h in case.history:
+            out.append(TimelineEntry(h.at, "status", h.note,
+                                     {"from": h.from_status, "to": h.to_status}))
+        for f in case.followups:
+            if f.done:
+                out.append(TimelineEntry(f.done, "followup", f.outcome, f.__dict__))
+            else:
+                out.append(TimelineEntry(f.due, "followup_due", "", f.__dict__))
+        consults = await self._store.query(
+            "SELECT doc_id FROM records WHERE kind = ? AND parent = ?", (CONSULTATION, case.doc_id))
+        from store.kinds import read_consultation
+
+        for (cid,) in consults:
+            c = read_consultation(cid, await self._store.read(cid))
+            out.append(TimelineEntry(c.asked_at, "consultation", c.question, {"id": cid}))
+            if c.answer:
+                out.append(TimelineEntry(c.answered_at, "answer", c.answer,
+                                         {"id": cid, "by": c.answered_by}))
+        out.sort(key=lambda e: e.at)
+        return out
+
+    async def require_open(self, ref: str) -> None:
+        case = await self.get(ref)
+        if case.status == records.CLOSED:
+            raise ValidationError("case_closed", "the case is closed")

@@ -1,0 +1,162 @@
+"""The node home: where a node keeps its settings, keys and store.
+
+    <home>/config.json      settings (village, county, language, node id, relay, port)
+    <home>/store.db         the SQLite store (plus -wal and -shm while open)
+    <home>/keys/store.key   32-byte key sealing documents at rest (0600, never logged)
+
+The home defaults to the platform's data directory (platformdirs), and is overridden by
+``--home`` or the VILLAGECOURT_HOME environment variable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from store import new_key, records
+
+ENV_HOME = "VILLAGECOURT_HOME"
+LANGUAGES = ("zh", "en")
+DEFAULT_LANGUAGE = "zh"
+DEFAULT_PORT = 7457  # LAN sync listener; unassigned by IANA
+_B32 = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford's base32: no I, L, O, U
+
+
+class ConfigError(Exception):
+    """The node home is missing or its settings are unusable."""
+
+    code = "config_error"
+
+    def __init__(self, code: str, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.details = details
+
+
+def default_home() -> Path:
+    env = os.environ.get(ENV_HOME)
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_data_dir("villagecourt", appauthor=False))
+
+
+def short_id(n: int = 3) -> str:
+    """A random node short id for case numbers: 3 Crockford base32 characters (32,768
+    values), unique among a village's nodes with near certainty when made offline."""
+    return "".join(secrets.choice(_B32) for _ in range(n))
+
+
+@dataclass
+class NodeConfig:
+    village: str
+    village_name: str
+    county: str
+    node_id: str
+    short_id: str
+    language: str = DEFAULT_LANGUAGE
+    director: str = ""
+    relay_url: str = ""
+    listen_port: int = DEFAULT_PORT
+    role: str = "director"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def scope(self) -> str:
+        return records.village_scope(self.county, self.village)
+
+    @property
+    def county_scope(self) -> str:
+        return records.county_scope(self.county)
+
+
+@dataclass(frozen=True)
+class Home:
+    path: Path
+
+    @property
+    def config_file(self) -> Path:
+        return self.path / "config.json"
+
+    @property
+    def store_file(self) -> Path:
+        return self.path / "store.db"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.path / "keys"
+
+    @property
+    def store_key_file(self) -> Path:
+        return self.keys_dir / "store.key"
+
+    def exists(self) -> bool:
+        return self.config_file.exists()
+
+    def load(self) -> NodeConfig:
+        if not self.config_file.exists():
+            raise ConfigError("no_node", f"no node at {self.path}; run 'villagecourt init' first",
+                              home=str(self.path))
+        try:
+            raw = json.loads(self.config_file.read_text(encoding="utf-8"))
+            cfg = NodeConfig(**raw)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError("bad_config", f"{self.config_file} is not a valid node config: {exc}",
+                              home=str(self.path)) from None
+        if cfg.language not in LANGUAGES:
+            cfg.language = DEFAULT_LANGUAGE
+        return cfg
+
+    def save(self, cfg: NodeConfig) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        write_private(self.config_file,
+                      json.dumps(asdict(cfg), ensure_ascii=False, indent=2).encode("utf-8"))
+
+    def store_key(self) -> bytes:
+        try:
+            key = self.store_key_file.read_bytes()
+        except FileNotFoundError:
+            raise ConfigError("no_store_key", f"the store key is missing from {self.keys_dir}",
+                              home=str(self.path)) from None
+        if len(key) != 32:
+            raise ConfigError("bad_store_key", "the store key file is damaged")
+        return key
+
+    def init(self, *, village: str, village_name: str, county: str, language: str,
+             director: str = "", force: bool = False) -> NodeConfig:
+        """Create a new node home. Refuses to overwrite an existing node."""
+        if self.exists() and not force:
+            raise ConfigError("node_exists", f"a node already exists at {self.path}",
+                              home=str(self.path))
+        records.check_code(village, "village")
+        records.check_code(county, "county")
+        if language not in LANGUAGES:
+            raise ConfigError("bad_language", f"language must be one of {', '.join(LANGUAGES)}")
+        if not village_name.strip():
+            raise ConfigError("bad_name", "the village needs a name")
+        cfg = NodeConfig(village=village, village_name=village_name.strip(), county=county,
+                         node_id=secrets.token_hex(8), short_id=short_id(), language=language,
+                         director=director)
+        self.keys_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.keys_dir, 0o700)
+        if not self.store_key_file.exists():
+            write_private(self.store_key_file, new_key())
+        self.save(cfg)
+        return cfg
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a file readable only by its owner (0600), atomically (write, fsync, rename)."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)

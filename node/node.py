@@ -1,0 +1,89 @@
+"""Node: one village node's store and domain services, opened from its home.
+
+The CLI and the TUI talk to this object only. Sync (the daemon) is started on top of it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Callable
+
+from store import Committed, Store, kinds
+from store.records import CONTENT, VILLAGE, WARNING
+
+from .cases import CaseService
+from .config import DEFAULT_LANGUAGE, Home, NodeConfig
+from .consultations import ConsultationService
+from .education import EducationService
+from .followups import FollowupService
+from .stats import Stats, compute
+
+
+class Node:
+    def __init__(self, home: Home, config: NodeConfig, store: Store) -> None:
+        self.home = home
+        self.config = config
+        self.store = store
+        self.cases = CaseService(store, config)
+        self.followups = FollowupService(store)
+        self.consultations = ConsultationService(store, config, self.cases)
+        self.education = EducationService(store, config)
+
+    @classmethod
+    async def open(cls, home: Path | Home, *, busy_timeout_ms: int | None = None) -> "Node":
+        h = home if isinstance(home, Home) else Home(Path(home))
+        cfg = h.load()
+        kwargs: dict[str, Any] = {}
+        if busy_timeout_ms is not None:
+            kwargs["busy_timeout_ms"] = busy_timeout_ms
+        store = await Store.open(h.store_file, key=h.store_key(), **kwargs)
+        node = cls(h, cfg, store)
+        await node._ensure_village_profile()
+        return node
+
+    @classmethod
+    async def create(cls, home: Path, *, village: str, village_name: str, county: str,
+                     language: str = DEFAULT_LANGUAGE, director: str = "") -> "Node":
+        Home(Path(home)).init(village=village, village_name=village_name, county=county,
+                        language=language, director=director)
+        return await cls.open(Path(home))
+
+    async def close(self) -> None:
+        await self.store.close()
+
+    async def __aenter__(self) -> "Node":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _ensure_village_profile(self) -> None:
+        rows = await self.store.query(
+            "SELECT 1 FROM records WHERE kind = ? AND village = ?", (VILLAGE, self.config.village))
+        if not rows:
+            c = self.config
+            await self.store.create(
+                VILLAGE, c.scope,
+                lambda doc: kinds.new_village(doc, code=c.village, name=c.village_name,
+                                              county=c.county, director=c.director),
+                doc_id=f"village-{c.county}-{c.village}",
+            )
+
+    def subscribe(self, listener: Callable[[Committed], None]) -> Callable[[], None]:
+        """Called after every commit, local or from sync (for live screens)."""
+        return self.store.subscribe(listener)
+
+    async def stats(self, *, on: dt.date | None = None) -> Stats:
+        return await compute(self.store, on=on)
+
+    async def warnings(self, *, open_only: bool = True, limit: int = 50) -> list[kinds.Warning]:
+        sql = "SELECT doc_id FROM records WHERE kind = ?"
+        if open_only:
+            sql += " AND status = 'open'"
+        rows = await self.store.query(sql + " ORDER BY created_at DESC LIMIT ?", (WARNING, limit))
+        return [kinds.read_warning(r[0], await self.store.read(r[0])) for r in rows]
+
+    async def content_count(self) -> int:
+        rows = await self.store.query("SELECT count(*) FROM records WHERE kind = ?", (CONTENT,))
+        return int(rows[0][0])

@@ -1,0 +1,26 @@
+"""store: persistence of villagecourt records (imports nothing else of ours).
+
+What the layers above may use is re-exported here.
+"""
+
+from . import casedoc, kinds, records
+from .docs import Committed, DocMeta, FeedPage, Incoming, Store, pack_heads, unpack_heads
+from .errors import (
+    CorruptDoc,
+    DocNotFound,
+    NewerSchema,
+    NotAStore,
+    StoreError,
+    StoreLocked,
+    ValidationError,
+)
+from .migrate import SCHEMA_VERSION
+from .scopeset import ScopeSet
+from .sealed import new_key
+
+__all__ = [
+    "Committed", "CorruptDoc", "DocMeta", "DocNotFound", "FeedPage", "Incoming",
+    "NewerSchema", "NotAStore", "SCHEMA_VERSION", "ScopeSet", "Store", "StoreError",
+    "StoreLocked", "ValidationError", "casedoc", "kinds", "new_key", "pack_heads", "records",
+    "unpack_heads",
+]

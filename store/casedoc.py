@@ -1,0 +1,394 @@
+"""The dispute case document: how each edit changes it, and how it reads back.
+
+Layout of a case document (all keys at the root):
+
+    number, category, title, mediator, status, outcome, village, county,
+    created_at, created_by, closed_at                               scalars
+    description, agreement                                          Text
+    group (bool), headcount (int)
+    parties   [ {role, name, phone, id_number} ]                    list of maps
+    sessions  [ {at, date, participants, summary, judge_consulted, by} ]   appended only
+    history   [ {at, from, to, note, by} ]                          appended only
+    followups { m1_due, m1_done, m1_outcome, m1_satisfaction, m1_by, m3_due, ... }
+
+Follow-ups are flat scalars inside the case (not a separate document, not nested maps):
+two nodes that close the same case while apart both write the same keys, and a visit
+recorded on either side survives the merge (see docs/decisions.md).
+Each mutator validates first and writes second, inside one Automerge transaction; a
+ValidationError leaves the document untouched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from automerge.core import ObjType
+
+from . import amdoc
+from .amdoc import ROOT, Document
+from .errors import ValidationError
+from .records import (
+    AGREED,
+    CLOSED,
+    ESCALATED,
+    FAILED,
+    FOLLOWUP_MONTHS,
+    MEDIATING,
+    REGISTERED,
+    Party,
+    add_months,
+    check_category,
+    check_date,
+    check_satisfaction,
+    check_transition,
+    now_iso,
+)
+
+MAX_TEXT = 20_000  # characters in a description or agreement; a page of prose is ~1,000
+MAX_HEADCOUNT = 100_000
+
+
+@dataclass
+class Session:
+    date: str
+    participants: str
+    summary: str
+    judge_consulted: bool
+    at: str = ""
+    by: str = ""
+
+
+@dataclass
+class HistoryEntry:
+    at: str
+    from_status: str
+    to_status: str
+    note: str = ""
+    by: str = ""
+
+
+@dataclass
+class FollowUp:
+    month: int
+    due: str
+    done: str = ""
+    outcome: str = ""
+    satisfaction: int | None = None
+    by: str = ""
+
+
+@dataclass
+class Case:
+    doc_id: str
+    number: str
+    category: str
+    title: str
+    description: str
+    status: str
+    parties: list[Party] = field(default_factory=list)
+    group: bool = False
+    headcount: int = 0
+    mediator: str = ""
+    agreement: str = ""
+    outcome: str = ""
+    village: str = ""
+    county: str = ""
+    created_at: str = ""
+    created_by: str = ""
+    closed_at: str = ""
+    sessions: list[Session] = field(default_factory=list)
+    history: list[HistoryEntry] = field(default_factory=list)
+    followups: list[FollowUp] = field(default_factory=list)
+
+    @classmethod
+    def from_data(cls, doc_id: str, d: dict[str, Any]) -> "Case":
+        fu = d.get("followups") or {}
+        followups = [
+            FollowUp(
+                month=m,
+                due=str(fu.get(f"m{m}_due") or ""),
+                done=str(fu.get(f"m{m}_done") or ""),
+                outcome=str(fu.get(f"m{m}_outcome") or ""),
+                satisfaction=fu.get(f"m{m}_satisfaction"),
+                by=str(fu.get(f"m{m}_by") or ""),
+            )
+            for m in FOLLOWUP_MONTHS
+            if fu.get(f"m{m}_due")
+        ]
+        return cls(
+            doc_id=doc_id,
+            number=str(d.get("number", "")),
+            category=str(d.get("category", "other")),
+            title=str(d.get("title", "")),
+            description=str(d.get("description", "")),
+            status=str(d.get("status", REGISTERED)),
+            parties=[
+                Party(
+                    role=str(p.get("role", "")),
+                    name=str(p.get("name", "")),
+                    phone=str(p.get("phone", "")),
+                    id_number=str(p.get("id_number", "")),
+                )
+                for p in d.get("parties") or []
+                if isinstance(p, dict)
+            ],
+            group=bool(d.get("group", False)),
+            headcount=int(d.get("headcount") or 0),
+            mediator=str(d.get("mediator", "")),
+            agreement=str(d.get("agreement", "")),
+            outcome=str(d.get("outcome", "")),
+            village=str(d.get("village", "")),
+            county=str(d.get("county", "")),
+            created_at=str(d.get("created_at", "")),
+            created_by=str(d.get("created_by", "")),
+            closed_at=str(d.get("closed_at", "")),
+            sessions=[
+                Session(
+                    date=str(s.get("date", "")),
+                    participants=str(s.get("participants", "")),
+                    summary=str(s.get("summary", "")),
+                    judge_consulted=bool(s.get("judge_consulted", False)),
+                    at=str(s.get("at", "")),
+                    by=str(s.get("by", "")),
+                )
+                for s in d.get("sessions") or []
+                if isinstance(s, dict)
+            ],
+            history=[
+                HistoryEntry(
+                    at=str(h.get("at", "")),
+                    from_status=str(h.get("from", "")),
+                    to_status=str(h.get("to", "")),
+                    note=str(h.get("note", "")),
+                    by=str(h.get("by", "")),
+                )
+                for h in d.get("history") or []
+                if isinstance(h, dict)
+            ],
+            followups=followups,
+        )
+
+
+def _check_text(value: str, what: str) -> str:
+    value = value or ""
+    if len(value) > MAX_TEXT:
+        raise ValidationError("too_long", f"{what} is longer than {MAX_TEXT} characters")
+    return value
+
+
+def _check_title(title: str) -> str:
+    title = (title or "").strip()
+    if not title:
+        raise ValidationError("bad_title", "a case needs a short title")
+    if len(title) > 200:
+        raise ValidationError("bad_title", "a title is at most 200 characters")
+    return title
+
+
+def _check_headcount(group: bool, headcount: int) -> int:
+    if not isinstance(headcount, int) or headcount < 0 or headcount > MAX_HEADCOUNT:
+        raise ValidationError("bad_headcount", "headcount must be a whole number 0-100000")
+    return headcount
+
+
+def _put_parties(tx: Any, parties: list[Party]) -> None:
+    list_id = tx.put_object(ROOT, "parties", ObjType.List)
+    for i, p in enumerate(parties):
+        item = tx.insert_object(list_id, i, ObjType.Map)
+        for k in ("role", "name", "phone", "id_number"):
+            amdoc.put(tx, item, k, getattr(p, k))
+
+
+def check_new_case(*, category: str, title: str, description: str = "",
+                   parties: Iterable[Party] = (), group: bool = False, headcount: int = 0,
+                   ) -> tuple[str, str, list[Party], int]:
+    """Validate a registration; returns the cleaned title, description, parties, headcount."""
+    check_category(category)
+    title = _check_title(title)
+    description = _check_text(description, "description")
+    checked = [p.validated() for p in parties]
+    if not checked:
+        raise ValidationError("no_parties", "a case needs at least one party")
+    return title, description, checked, _check_headcount(group, headcount)
+
+
+def new_case(
+    doc: Document,
+    *,
+    number: str,
+    category: str,
+    title: str,
+    description: str = "",
+    parties: Iterable[Party] = (),
+    group: bool = False,
+    headcount: int = 0,
+    mediator: str = "",
+    village: str = "",
+    county: str = "",
+    by: str = "",
+    created_at: str | None = None,
+) -> None:
+    """Write a new case into an empty document."""
+    title, description, checked, headcount = check_new_case(
+        category=category, title=title, description=description, parties=parties,
+        group=group, headcount=headcount)
+    at = created_at or now_iso()
+    with doc.transaction() as tx:
+        for k, v in (
+            ("number", number), ("category", category), ("title", title),
+            ("status", REGISTERED), ("mediator", mediator.strip()), ("outcome", ""),
+            ("village", village), ("county", county), ("created_at", at),
+            ("created_by", by), ("closed_at", ""), ("group", bool(group)),
+            ("headcount", headcount),
+        ):
+            amdoc.put(tx, ROOT, k, v)
+        amdoc.set_text(tx, ROOT, "description", description)
+        amdoc.set_text(tx, ROOT, "agreement", "")
+        _put_parties(tx, checked)
+        tx.put_object(ROOT, "sessions", ObjType.List)
+        tx.put_object(ROOT, "history", ObjType.List)
+        tx.put_object(ROOT, "followups", ObjType.Map)
+
+
+EDITABLE = ("category", "title", "description", "mediator", "group", "headcount", "parties")
+
+
+def edit_case(doc: Document, **changes: Any) -> None:
+    """Change registration fields. Parties are replaced whole when given."""
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise ValidationError("bad_field", f"cannot edit {', '.join(sorted(unknown))}")
+    if "category" in changes:
+        check_category(changes["category"])
+    if "title" in changes:
+        changes["title"] = _check_title(changes["title"])
+    if "description" in changes:
+        _check_text(changes["description"], "description")
+    if "headcount" in changes:
+        _check_headcount(bool(changes.get("group")), changes["headcount"])
+    parties = None
+    if "parties" in changes:
+        parties = [p.validated() for p in changes["parties"]]
+        if not parties:
+            raise ValidationError("no_parties", "a case needs at least one party")
+    with doc.transaction() as tx:
+        for k, v in changes.items():
+            if k == "description":
+                amdoc.set_text(tx, ROOT, "description", v)
+            elif k == "parties":
+                _put_parties(tx, parties or [])
+            elif k == "group":
+                amdoc.put(tx, ROOT, k, bool(v))
+            elif k == "mediator":
+                amdoc.put(tx, ROOT, k, str(v).strip())
+            else:
+                amdoc.put(tx, ROOT, k, v)
+
+
+def log_session(
+    doc: Document,
+    *,
+    date: str,
+    participants: str,
+    summary: str,
+    judge_consulted: bool = False,
+    by: str = "",
+) -> None:
+    """Log a mediation session. A registered case moves to mediating with it."""
+    check_date(date, "session date")
+    summary = _check_text(summary, "summary").strip()
+    if not summary:
+        raise ValidationError("bad_summary", "a session needs a short summary")
+    status = amdoc.get_str(doc, "status", REGISTERED)
+    if status == CLOSED:
+        raise ValidationError("case_closed", "a closed case takes no more sessions")
+    at = now_iso()
+    with doc.transaction() as tx:
+        amdoc.append_map(
+            tx, ROOT, "sessions",
+            {"at": at, "date": date, "participants": participants.strip(),
+             "summary": summary, "judge_consulted": bool(judge_consulted), "by": by},
+        )
+        if status == REGISTERED:
+            _transition(tx, REGISTERED, MEDIATING, "", by, at)
+
+
+def _transition(tx: Any, old: str, new: str, note: str, by: str, at: str) -> None:
+    amdoc.put(tx, ROOT, "status", new)
+    amdoc.append_map(tx, ROOT, "history", {"at": at, "from": old, "to": new, "note": note,
+                                           "by": by})
+
+
+def change_status(doc: Document, new: str, *, note: str = "", by: str = "",
+                  on: dt.date | None = None) -> None:
+    """Move the case along its life cycle; an illegal move raises ValidationError.
+
+    Closing schedules the follow-up visits (see close_case)."""
+    old = amdoc.get_str(doc, "status", REGISTERED)
+    check_transition(old, new)
+    if new == CLOSED:
+        close_case(doc, note=note, by=by, on=on)
+        return
+    at = now_iso()
+    with doc.transaction() as tx:
+        if new in (AGREED, FAILED):
+            amdoc.put(tx, ROOT, "outcome", new)
+        _transition(tx, old, new, note, by, at)
+
+
+def close_case(doc: Document, *, agreement: str | None = None, note: str = "",
+               by: str = "", on: dt.date | None = None) -> None:
+    """Close the case; with ``agreement`` text, first record that mediation succeeded.
+
+    From mediating, an agreement moves the case through agreed to closed in one edit.
+    Follow-up visits are scheduled 1, 3 and 6 months after the closing day."""
+    old = amdoc.get_str(doc, "status", REGISTERED)
+    if agreement is not None:
+        agreement = _check_text(agreement, "agreement").strip()
+        if not agreement:
+            raise ValidationError("bad_agreement", "write what the parties agreed")
+        if old not in (MEDIATING, AGREED):
+            check_transition(old, AGREED)  # raises with the allowed moves
+    else:
+        check_transition(old, CLOSED)
+    day = on or dt.date.today()
+    at = now_iso()
+    with doc.transaction() as tx:
+        status = old
+        if agreement is not None:
+            amdoc.set_text(tx, ROOT, "agreement", agreement)
+            amdoc.put(tx, ROOT, "outcome", AGREED)
+            if status == MEDIATING:
+                _transition(tx, MEDIATING, AGREED, "", by, at)
+                status = AGREED
+        elif status == ESCALATED:
+            amdoc.put(tx, ROOT, "outcome", ESCALATED)
+        elif status == FAILED:
+            amdoc.put(tx, ROOT, "outcome", FAILED)
+        _transition(tx, status, CLOSED, note, by, at)
+        amdoc.put(tx, ROOT, "closed_at", day.isoformat())
+        fu = amdoc.get_obj(tx, ROOT, "followups", ObjType.Map)
+        for m in FOLLOWUP_MONTHS:
+            amdoc.put(tx, fu, f"m{m}_due", add_months(day, m).isoformat())
+
+
+def record_followup(doc: Document, month: int, *, done: str, outcome: str,
+                    satisfaction: int | None, by: str = "") -> None:
+    """Record the visit of ``month`` (1, 3 or 6) after closing."""
+    if month not in FOLLOWUP_MONTHS:
+        raise ValidationError("bad_followup", "follow-up visits are at 1, 3 and 6 months",
+                              value=month)
+    check_date(done, "visit date")
+    check_satisfaction(satisfaction)
+    outcome = _check_text(outcome, "outcome").strip()
+    fu_data = (amdoc.read(doc).get("followups") or {})
+    if not fu_data.get(f"m{month}_due"):
+        raise ValidationError("no_followup", "this case has no follow-up planned; close it first")
+    with doc.transaction() as tx:
+        fu = amdoc.get_obj(tx, ROOT, "followups", ObjType.Map)
+        amdoc.put(tx, fu, f"m{month}_done", done)
+        amdoc.put(tx, fu, f"m{month}_outcome", outcome)
+        amdoc.put(tx, fu, f"m{month}_satisfaction", satisfaction)
+        amdoc.put(tx, fu, f"m{month}_by", by)

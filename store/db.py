@@ -1,0 +1,79 @@
+"""Opening a store file: pragmas, identity checks, migrations, one writer.
+
+Rules:
+1. WAL journal with ``synchronous=FULL``: a transaction that returned from COMMIT is on
+   disk, so "saved" in the UI survives a crash or power cut at any instant.
+2. The file carries ``application_id`` = APPLICATION_ID; any other SQLite file, or a file
+   that is not SQLite, is refused with NotAStore before anything is written to it.
+3. A store of a newer schema is refused with NewerSchema; older ones migrate forward.
+4. One writer per process (an asyncio lock in Store); across processes SQLite's own
+   lock, waited on for ``busy_timeout_ms``, then StoreLocked.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import aiosqlite
+
+from .errors import NotAStore, StoreLocked
+from .migrate import migrate
+
+APPLICATION_ID = 0x56435254  # "VCRT"
+DEFAULT_BUSY_TIMEOUT_MS = 5000  # long enough for a peer's sync commit, short for a person
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _check_file(path: Path) -> None:
+    """Refuse a file that is not SQLite before SQLite touches it."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with open(path, "rb") as f:
+        head = f.read(100)
+    if not head.startswith(SQLITE_MAGIC):
+        raise NotAStore(f"{path} is not a villagecourt store (not an SQLite file)", path=str(path))
+    app_id = int.from_bytes(head[68:72], "big")
+    if app_id != APPLICATION_ID:
+        raise NotAStore(
+            f"{path} is an SQLite file of another program (application_id {app_id:#x})",
+            path=str(path),
+        )
+
+
+def translate(exc: sqlite3.Error, path: Path | str) -> Exception:
+    """Map an SQLite error to the StoreError family where one fits."""
+    msg = str(exc).lower()
+    if "locked" in msg or "busy" in msg:
+        return StoreLocked(f"store {path} is locked by another program", path=str(path))
+    if "not a database" in msg or "malformed" in msg:
+        return NotAStore(f"{path} is damaged or not a store: {exc}", path=str(path))
+    return exc
+
+
+async def open_db(
+    path: Path | str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS
+) -> aiosqlite.Connection:
+    """Open (creating if absent) and migrate the store file at ``path``."""
+    path = Path(path)
+    _check_file(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = not path.exists()
+    conn = await aiosqlite.connect(path, isolation_level=None)
+    try:
+        await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        if new:
+            await conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            os.chmod(path, 0o600)
+        await conn.execute("PRAGMA journal_mode = WAL")
+        await conn.execute("PRAGMA synchronous = FULL")
+        await conn.execute("PRAGMA foreign_keys = ON")
+        await migrate(conn)
+    except sqlite3.Error as exc:
+        await conn.close()
+        raise translate(exc, path) from exc
+    except BaseException:
+        await conn.close()
+        raise
+    return conn

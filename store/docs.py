@@ -1,0 +1,613 @@
+"""The document store: Automerge documents in SQLite, the change feed, checkpoints.
+
+What it owns
+    One row per document (``docs``): immutable ``doc_id``, ``kind``, ``scope``; the
+    document as a sealed snapshot plus a tail of sealed change chunks; its heads; and the
+    store ``seq`` of its last change. The projection (``records``, ``followups``) is
+    rewritten in the same transaction as the document.
+
+Rules
+1. A call that returns has committed: ``create``/``edit``/``merge`` return only after
+   COMMIT (WAL, synchronous=FULL), so what the caller reports as saved is on disk.
+2. Every committed change to a document takes the next store ``seq``; the feed
+   (``changes_since``) lists documents by that seq, so a reader that remembers the last
+   seq it saw misses nothing and re-reads nothing.
+3. One writer: all write transactions go through one connection behind one asyncio lock,
+   shielded from cancellation once they start; reads use a second connection and only
+   ever see committed data.
+4. ``merge`` is all or nothing: every incoming document is loaded and checked before the
+   first row is written; a bad one fails the whole batch and the store is unchanged.
+   Merging the same data twice changes nothing (no new seq).
+5. ``kind`` and ``scope`` never change: an incoming document that claims another kind or
+   scope for a known id is refused.
+
+Compaction: a local edit appends only its new change bytes (tens of bytes) to the tail;
+when the tail grows past MAX_TAIL_CHUNKS chunks or past the snapshot's size, the document
+is saved whole again and the tail dropped, in the same transaction (automerge-repo does the
+same with its incremental chunks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import secrets
+import sqlite3
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Iterable, TypeVar
+
+import aiosqlite
+from automerge.core import Document
+
+from . import amdoc
+from .db import DEFAULT_BUSY_TIMEOUT_MS, open_db, translate
+from .errors import CorruptDoc, DocNotFound, StoreError, ValidationError
+from .projection import project
+from .records import KINDS, check_scope
+from .scopeset import ScopeSet
+from .sealed import Sealer
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+MAX_TAIL_CHUNKS = 32  # chunks before a document is saved whole again
+MIN_COMPACT_BYTES = 4096  # below this, a tail never triggers compaction by size
+CACHE_DOCS = 512  # loaded documents kept in memory (a case is a few KB)
+HEAD_BYTES = 32
+
+
+def pack_heads(heads: Iterable[bytes]) -> bytes:
+    return b"".join(sorted(heads))
+
+
+def unpack_heads(blob: bytes) -> list[bytes]:
+    return [blob[i:i + HEAD_BYTES] for i in range(0, len(blob), HEAD_BYTES)]
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class DocMeta:
+    doc_id: str
+    kind: str
+    scope: str
+    heads: bytes  # packed, sorted
+    seq: int
+    updated_at: str
+    last_from: str | None = None
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A document as a peer (or a bundle) sent it: whole saved bytes, or change chunks
+    that apply on top of what we already hold."""
+
+    doc_id: str
+    kind: str
+    scope: str
+    data: bytes
+    heads: bytes = b""  # the sender's heads (packed), if it said
+
+
+@dataclass(frozen=True)
+class Committed:
+    """Told to subscribers after each commit."""
+
+    doc_ids: tuple[str, ...]
+    kinds: tuple[str, ...]
+    origin: str  # "local" or the peer id the data came from
+    seq: int
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    entries: list[DocMeta]
+    upto: int  # every doc of the feed with seq <= upto that passes the filter is in entries
+    more: bool
+
+
+class Store:
+    """See the module docstring. Open with ``await Store.open(path, key=...)``."""
+
+    def __init__(self, path: Path, w: aiosqlite.Connection, r: aiosqlite.Connection,
+                 sealer: Sealer, store_id: str) -> None:
+        self.path = path
+        self._w = w
+        self._r = r
+        self._sealer = sealer
+        self.store_id = store_id
+        self._lock = asyncio.Lock()
+        self._cache: OrderedDict[str, tuple[bytes, Document]] = OrderedDict()
+        self._listeners: list[Callable[[Committed], None]] = []
+
+    # --- life cycle ------------------------------------------------------------------
+    @classmethod
+    async def open(cls, path: Path | str, *, key: bytes | None,
+                   busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> "Store":
+        path = Path(path)
+        w = await open_db(path, busy_timeout_ms=busy_timeout_ms)
+        try:
+            store_id = await _ensure_store_id(w)
+            r = await aiosqlite.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+            await r.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        except sqlite3.Error as exc:
+            await w.close()
+            raise translate(exc, path) from exc
+        return cls(path, w, r, Sealer(key), store_id)
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._r.close()
+            await self._w.close()
+
+    async def __aenter__(self) -> "Store":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def subscribe(self, listener: Callable[[Committed], None]) -> Callable[[], None]:
+        """Call ``listener`` after every commit; returns an unsubscribe function."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def _notify(self, event: Committed) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:  # a broken listener must not undo a commit
+                log.exception("store listener failed")
+
+    # --- the write path ---------------------------------------------------------------
+    async def _write(self, fn: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
+        """Run ``fn`` in one IMMEDIATE transaction under the writer lock. Once started the
+        transaction is shielded from cancellation so it commits or rolls back whole."""
+        async with self._lock:
+            return await asyncio.shield(self._transaction(fn))
+
+    async def _transaction(self, fn: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
+        try:
+            await self._w.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise translate(exc, self.path) from exc
+        try:
+            result = await fn(self._w)
+            await self._w.execute("COMMIT")
+            return result
+        except BaseException as exc:
+            self._cache.clear()  # cached docs may hold changes that did not commit
+            try:
+                await self._w.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            if isinstance(exc, sqlite3.Error):
+                raise translate(exc, self.path) from exc
+            raise
+
+    async def _next_seq(self, c: aiosqlite.Connection) -> int:
+        async with c.execute(
+            "INSERT INTO counters(name, value) VALUES('seq', 1) "
+            "ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value"
+        ) as cur:
+            row = await cur.fetchone()
+        assert row is not None
+        return int(row[0])
+
+    async def next_counter(self, name: str) -> int:
+        """A durable counter (e.g. case numbers); never returns the same value twice."""
+        if name == "seq":
+            raise ValueError("'seq' is the store's own counter")
+
+        async def run(c: aiosqlite.Connection) -> int:
+            async with c.execute(
+                "INSERT INTO counters(name, value) VALUES(?, 1) "
+                "ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value", (name,)
+            ) as cur:
+                row = await cur.fetchone()
+            assert row is not None
+            return int(row[0])
+
+        return await self._write(run)
+
+    async def _put_projection(self, c: aiosqlite.Connection, doc_id: str, kind: str,
+                              scope: str, doc: Document, updated_at: str) -> None:
+        proj = project(kind, amdoc.read(doc), updated_at)
+        row = proj.row
+        await c.execute(
+            "INSERT OR REPLACE INTO records(doc_id, kind, scope, parent, number, title, "
+            "category, status, village, created_at, updated_at, closed_at, outcome, search) "
+            "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (doc_id, kind, scope, row["parent"], row["number"], row["title"], row["category"],
+             row["status"], row["village"], row["created_at"], row["updated_at"],
+             row["closed_at"], row["outcome"], row["search"]),
+        )
+        await c.execute("DELETE FROM followups WHERE doc_id = ?", (doc_id,))
+        if proj.followups:
+            await c.executemany(
+                "INSERT INTO followups(doc_id, month, due_date, done_date, satisfaction) "
+                "VALUES(?,?,?,?,?)",
+                [(doc_id, m, due, done, sat) for m, due, done, sat in proj.followups],
+            )
+
+    async def _write_doc(self, c: aiosqlite.Connection, doc_id: str, kind: str, scope: str,
+                         doc: Document, old: tuple[bytes, int, int, int] | None,
+                         last_from: str | None) -> DocMeta:
+        """Persist ``doc`` (new if ``old`` is None, else the row's heads and tail sizes
+        and snapshot length) and its projection; returns the new meta."""
+        seq = await self._next_seq(c)
+        now = _now()
+        heads = pack_heads(doc.get_heads())
+        if old is None:
+            snapshot = self._sealer.seal(doc_id, doc.save())
+            await c.execute(
+                "INSERT INTO docs(doc_id, kind, scope, snapshot, heads, seq, updated_at, "
+                "last_from) VALUES(?,?,?,?,?,?,?,?)",
+                (doc_id, kind, scope, snapshot, heads, seq, now, last_from),
+            )
+        else:
+            old_heads, tail_count, tail_bytes, snap_len = old
+            chunk = b"".join(ch.bytes for ch in doc.get_changes(unpack_heads(old_heads)))
+            if (tail_count + 1 > MAX_TAIL_CHUNKS
+                    or tail_bytes + len(chunk) > max(snap_len, MIN_COMPACT_BYTES)):
+                await c.execute("DELETE FROM doc_tail WHERE doc_id = ?", (doc_id,))
+                await c.execute(
+                    "UPDATE docs SET snapshot = ?, heads = ?, seq = ?, updated_at = ?, "
+                    "last_from = ?, tail_count = 0, tail_bytes = 0 WHERE doc_id = ?",
+                    (self._sealer.seal(doc_id, doc.save()), heads, seq, now, last_from, doc_id),
+                )
+            else:
+                await c.execute(
+                    "INSERT INTO doc_tail(doc_id, n, chunk) VALUES(?,?,?)",
+                    (doc_id, tail_count, self._sealer.seal(doc_id, chunk)),
+                )
+                await c.execute(
+                    "UPDATE docs SET heads = ?, seq = ?, updated_at = ?, last_from = ?, "
+                    "tail_count = tail_count + 1, tail_bytes = tail_bytes + ? WHERE doc_id = ?",
+                    (heads, seq, now, last_from, len(chunk), doc_id),
+                )
+        await self._put_projection(c, doc_id, kind, scope, doc, now)
+        self._remember(doc_id, heads, doc)
+        return DocMeta(doc_id, kind, scope, heads, seq, now, last_from)
+
+    def _remember(self, doc_id: str, heads: bytes, doc: Document) -> None:
+        self._cache[doc_id] = (heads, doc)
+        self._cache.move_to_end(doc_id)
+        while len(self._cache) > CACHE_DOCS:
+            self._cache.popitem(last=False)
+
+    async def create(self, kind: str, scope: str, write: Callable[[Document], None], *,
+                     doc_id: str | None = None) -> DocMeta:
+        """Create a document: ``write`` fills an empty Document (and may raise
+        ValidationError, in which case nothing is stored)."""
+        if kind not in KINDS:
+            raise ValidationError("bad_kind", f"unknown record kind {kind!r}")
+        check_scope(scope)
+        doc_id = doc_id or uuid.uuid4().hex
+        doc = Document()
+        write(doc)
+        if not doc.get_heads():
+            raise ValidationError("empty_doc", "nothing was written into the new document")
+
+        async def run(c: aiosqlite.Connection) -> DocMeta:
+            async with c.execute("SELECT 1 FROM docs WHERE doc_id = ?", (doc_id,)) as cur:
+                if await cur.fetchone():
+                    raise StoreError(f"document {doc_id} already exists", doc_id=doc_id)
+            return await self._write_doc(c, doc_id, kind, scope, doc, None, None)
+
+        meta = await self._write(run)
+        self._notify(Committed((doc_id,), (kind,), "local", meta.seq))
+        return meta
+
+    async def edit(self, doc_id: str, write: Callable[[Document], T]) -> tuple[T, DocMeta]:
+        """Apply ``write`` to the current document and commit what it changed.
+
+        ``write`` runs under the writer lock on the freshest state, so concurrent edits
+        and merges never overwrite each other. If it raises, nothing is stored. An edit
+        that changes nothing stores nothing and returns the unchanged meta."""
+        result_box: list[T] = []
+
+        async def run(c: aiosqlite.Connection) -> tuple[DocMeta, bool]:
+            meta, old, doc = await self._load_for_write(c, doc_id)
+            before = doc.get_heads()
+            try:
+                result_box.append(write(doc))
+            except BaseException:
+                self._cache.pop(doc_id, None)
+                raise
+            if sorted(doc.get_heads()) == sorted(before):
+                return meta, False
+            return await self._write_doc(c, doc_id, meta.kind, meta.scope, doc, old, None), True
+
+        meta, changed = await self._write(run)
+        if changed:
+            self._notify(Committed((doc_id,), (meta.kind,), "local", meta.seq))
+        return result_box[0], meta
+
+    async def _load_for_write(self, c: aiosqlite.Connection, doc_id: str
+                              ) -> tuple[DocMeta, tuple[bytes, int, int, int], Document]:
+        async with c.execute(
+            "SELECT kind, scope, heads, seq, updated_at, last_from, tail_count, tail_bytes, "
+            "length(snapshot) FROM docs WHERE doc_id = ?", (doc_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            raise DocNotFound(f"no record {doc_id}", doc_id=doc_id)
+        kind, scope, heads, seq, updated_at, last_from, tail_count, tail_bytes, snap_len = row
+        meta = DocMeta(doc_id, kind, scope, heads, seq, updated_at, last_from)
+        cached = self._cache.get(doc_id)
+        if cached is not None and cached[0] == heads:
+            doc = cached[1]
+        else:
+            doc = await self._load_doc(c, doc_id)
+        return meta, (heads, tail_count, tail_bytes, snap_len), doc
+
+    async def _load_doc(self, c: aiosqlite.Connection, doc_id: str) -> Document:
+        # One statement, so snapshot and tail come from one consistent read even while
+        # the writer compacts on the other connection.
+        async with c.execute(
+            "SELECT 0, -1, snapshot FROM docs WHERE doc_id = ? "
+            "UNION ALL SELECT 1, n, chunk FROM doc_tail WHERE doc_id = ? ORDER BY 1, 2",
+            (doc_id, doc_id),
+        ) as cur:
+            rows = await cur.fetchall()
+        if not rows or rows[0][0] != 0:
+            raise DocNotFound(f"no record {doc_id}", doc_id=doc_id)
+        parts = [self._sealer.open(doc_id, r[2]) for r in rows]
+        try:
+            return Document.load(b"".join(parts))
+        except Exception as exc:
+            raise CorruptDoc(f"record {doc_id} does not load: {exc}", doc_id=doc_id) from exc
+
+    # --- merging what peers send -----------------------------------------------------
+    async def merge(self, incoming: list[Incoming], *, origin: str,
+                    checkpoint: tuple[str, int, str] | None = None,
+                    check: Callable[[Incoming, DocMeta | None], None] | None = None,
+                    ) -> list[DocMeta]:
+        """Merge documents from a peer or bundle in one transaction (rule 4).
+
+        ``checkpoint`` = (peer_id, received_seq, scope fingerprint) is advanced in the same
+        transaction. ``check(incoming, existing_meta)`` may raise to refuse the batch
+        (authorization). Returns the metas of documents that changed."""
+        changed: list[DocMeta] = []
+
+        async def run(c: aiosqlite.Connection) -> list[DocMeta]:
+            plans: list[tuple[Incoming, DocMeta | None, Any, Document]] = []
+            for inc in incoming:
+                if inc.kind not in KINDS:
+                    raise ValidationError("bad_kind", f"unknown record kind {inc.kind!r}",
+                                          doc_id=inc.doc_id)
+                check_scope(inc.scope)
+                existing: DocMeta | None = None
+                old = None
+                base = b""
+                if any(p[0].doc_id == inc.doc_id for p in plans):
+                    raise ValidationError("duplicate_doc", "a document appears twice in a batch",
+                                          doc_id=inc.doc_id)
+                try:
+                    existing, old, have = await self._load_for_write(c, inc.doc_id)
+                    base = have.save()
+                except DocNotFound:
+                    pass
+                if existing is not None and (existing.kind, existing.scope) != (inc.kind,
+                                                                                inc.scope):
+                    raise ValidationError(
+                        "kind_scope_changed",
+                        f"document {inc.doc_id} is a {existing.kind} in {existing.scope}; "
+                        f"the sender claims {inc.kind} in {inc.scope}",
+                        doc_id=inc.doc_id,
+                    )
+                if check is not None:
+                    check(inc, existing)
+                try:
+                    merged = Document.load(base + inc.data)
+                except Exception as exc:
+                    raise CorruptDoc(f"document {inc.doc_id} from {origin} does not load: {exc}",
+                                     doc_id=inc.doc_id) from exc
+                plans.append((inc, existing, old, merged))
+            for inc, existing, old, merged in plans:
+                new_heads = pack_heads(merged.get_heads())
+                if existing is not None and new_heads == existing.heads:
+                    continue
+                # The sender holds exactly these heads: no need to offer the doc back to it.
+                last_from = origin if inc.heads and inc.heads == new_heads else None
+                changed.append(await self._write_doc(
+                    c, inc.doc_id, inc.kind, inc.scope, merged, old, last_from))
+            if checkpoint is not None:
+                peer_id, received_seq, scope_fp = checkpoint
+                await _advance_received(c, peer_id, received_seq, scope_fp)
+            return changed
+
+        await self._write(run)
+        if changed:
+            self._notify(Committed(tuple(m.doc_id for m in changed),
+                                   tuple(m.kind for m in changed), origin, changed[-1].seq))
+        return changed
+
+    # --- reading ---------------------------------------------------------------------
+    async def meta(self, doc_id: str) -> DocMeta:
+        async with self._r.execute(
+            "SELECT kind, scope, heads, seq, updated_at, last_from FROM docs WHERE doc_id = ?",
+            (doc_id,),
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            raise DocNotFound(f"no record {doc_id}", doc_id=doc_id)
+        return DocMeta(doc_id, *row)
+
+    async def load(self, doc_id: str) -> Document:
+        """A private copy of the current document (safe to read; edits go through edit)."""
+        async with self._r.execute("SELECT heads FROM docs WHERE doc_id = ?", (doc_id,)) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            raise DocNotFound(f"no record {doc_id}", doc_id=doc_id)
+        cached = self._cache.get(doc_id)
+        if cached is not None and cached[0] == row[0]:
+            return cached[1].fork()
+        return await self._load_doc(self._r, doc_id)
+
+    async def read(self, doc_id: str) -> dict[str, Any]:
+        """The document as plain Python data."""
+        return amdoc.read(await self.load(doc_id))
+
+    async def saved_bytes(self, doc_id: str) -> bytes:
+        """The whole document as Automerge ``save()`` bytes (what a peer new to it needs)."""
+        return (await self.load(doc_id)).save()
+
+    async def changes_since(self, seq: int, *, readable: ScopeSet, limit: int = 500,
+                            exclude_from: str | None = None) -> FeedPage:
+        """One page of the feed: documents changed after ``seq`` in ``readable`` scopes,
+        oldest change first, skipping those whose heads came unchanged from
+        ``exclude_from`` (the peer already holds them)."""
+        where, params = readable.sql("scope")
+        # Read the top seq first: writes are serialized, so every transaction that took a
+        # seq <= top has committed; a doc edited again after top shows up in a later page.
+        top = await self.current_seq()
+        sql = (f"SELECT doc_id, kind, scope, heads, seq, updated_at, last_from FROM docs "
+               f"WHERE seq > ? AND seq <= ? AND {where}")
+        args: list[Any] = [seq, top, *params]
+        if exclude_from is not None:
+            sql += " AND (last_from IS NULL OR last_from != ?)"
+            args.append(exclude_from)
+        sql += " ORDER BY seq LIMIT ?"
+        args.append(limit + 1)
+        async with self._r.execute(sql, args) as cur:
+            rows = await cur.fetchall()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        entries = [DocMeta(*r) for r in rows]
+        if more:
+            upto = entries[-1].seq
+        else:
+            upto = max(seq, top)
+        return FeedPage(entries, upto, more)
+
+    async def current_seq(self) -> int:
+        async with self._r.execute("SELECT value FROM counters WHERE name = 'seq'") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def count_since(self, seq: int, *, readable: ScopeSet,
+                          exclude_from: str | None = None) -> int:
+        where, params = readable.sql("scope")
+        sql = f"SELECT count(*) FROM docs WHERE seq > ? AND {where}"
+        args: list[Any] = [seq, *params]
+        if exclude_from is not None:
+            sql += " AND (last_from IS NULL OR last_from != ?)"
+            args.append(exclude_from)
+        async with self._r.execute(sql, args) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def query(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        """Read-only query on the projection tables (for node services and the relay)."""
+        async with self._r.execute(sql, tuple(params)) as cur:
+            return list(await cur.fetchall())
+
+    # --- peers -------------------------------------------------------------------------
+    async def peer(self, peer_id: str) -> dict[str, Any]:
+        async with self._r.execute(
+            "SELECT received_seq, sent_seq, scope_fp, last_seen, label FROM peers "
+            "WHERE peer_id = ?", (peer_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return {"peer_id": peer_id, "received_seq": 0, "sent_seq": 0, "scope_fp": "",
+                    "last_seen": None, "label": None}
+        keys = ("received_seq", "sent_seq", "scope_fp", "last_seen", "label")
+        return {"peer_id": peer_id, **dict(zip(keys, row))}
+
+    async def peers(self) -> list[dict[str, Any]]:
+        rows = await self.query("SELECT peer_id FROM peers ORDER BY last_seen DESC")
+        return [await self.peer(r[0]) for r in rows]
+
+    async def record_peer(self, peer_id: str, *, sent_seq: int | None = None,
+                          label: str | None = None, seen: bool = True,
+                          scope_fp: str | None = None) -> None:
+        """Note a peer's acknowledgement of our feed, its label, last seen; a changed scope
+        fingerprint resets both checkpoints (what it may read or send changed)."""
+
+        async def run(c: aiosqlite.Connection) -> None:
+            await c.execute("INSERT OR IGNORE INTO peers(peer_id) VALUES(?)", (peer_id,))
+            if scope_fp is not None:
+                await c.execute(
+                    "UPDATE peers SET received_seq = 0, sent_seq = 0, scope_fp = ? "
+                    "WHERE peer_id = ? AND scope_fp != ?", (scope_fp, peer_id, scope_fp))
+            if sent_seq is not None:
+                await c.execute("UPDATE peers SET sent_seq = max(sent_seq, ?) WHERE peer_id = ?",
+                                (sent_seq, peer_id))
+            if label is not None:
+                await c.execute("UPDATE peers SET label = ? WHERE peer_id = ?", (label, peer_id))
+            if seen:
+                await c.execute("UPDATE peers SET last_seen = ? WHERE peer_id = ?",
+                                (_now(), peer_id))
+
+        await self._write(run)
+
+    # --- maintenance -------------------------------------------------------------------
+    async def compact(self, *, progress: Callable[[int, int], None] | None = None) -> int:
+        """Save every document with a tail whole again; returns how many were compacted."""
+        rows = await self.query("SELECT doc_id FROM docs WHERE tail_count > 0")
+        for i, (doc_id,) in enumerate(rows, start=1):
+            async def run(c: aiosqlite.Connection, doc_id: str = doc_id) -> None:
+                doc = await self._load_doc(c, doc_id)
+                await c.execute("DELETE FROM doc_tail WHERE doc_id = ?", (doc_id,))
+                await c.execute(
+                    "UPDATE docs SET snapshot = ?, tail_count = 0, tail_bytes = 0 "
+                    "WHERE doc_id = ?", (self._sealer.seal(doc_id, doc.save()), doc_id))
+            await self._write(run)
+            if progress:
+                progress(i, len(rows))
+        return len(rows)
+
+    async def check(self, *, progress: Callable[[int, int], None] | None = None) -> list[str]:
+        """Integrity check: SQLite's own, then every document loads with its stored heads
+        and has a projection. Returns problems in plain words (empty: healthy)."""
+        problems: list[str] = []
+        rows = await self.query("PRAGMA integrity_check")
+        if rows != [("ok",)]:
+            problems += [f"sqlite: {r[0]}" for r in rows]
+        docs = await self.query("SELECT doc_id, heads FROM docs")
+        projected = {r[0] for r in await self.query("SELECT doc_id FROM records")}
+        for i, (doc_id, heads) in enumerate(docs, start=1):
+            try:
+                doc = await self._load_doc(self._r, doc_id)
+                if pack_heads(doc.get_heads()) != heads:
+                    problems.append(f"record {doc_id}: stored heads do not match its changes")
+            except StoreError as exc:
+                problems.append(str(exc))
+            if doc_id not in projected:
+                problems.append(f"record {doc_id}: missing from the index")
+            if progress and i % 500 == 0:
+                progress(i, len(docs))
+        return problems
+
+
+async def _advance_received(c: aiosqlite.Connection, peer_id: str, received_seq: int,
+                            scope_fp: str) -> None:
+    await c.execute("INSERT OR IGNORE INTO peers(peer_id, scope_fp) VALUES(?, ?)",
+                    (peer_id, scope_fp))
+    await c.execute(
+        "UPDATE peers SET received_seq = max(received_seq, ?), last_seen = ? "
+        "WHERE peer_id = ? AND scope_fp = ?", (received_seq, _now(), peer_id, scope_fp))
+
+
+async def _ensure_store_id(c: aiosqlite.Connection) -> str:
+    async with c.execute("SELECT value FROM meta WHERE key = 'store_id'") as cur:
+        row = await cur.fetchone()
+    if row:
+        return str(row[0])
+    store_id = secrets.token_hex(16)
+    await c.execute("BEGIN IMMEDIATE")
+    await c.execute("INSERT OR IGNORE INTO meta(key, value) VALUES('store_id', ?)", (store_id,))
+    await c.execute("INSERT OR IGNORE INTO meta(key, value) VALUES('created_at', ?)", (_now(),))
+    await c.execute("COMMIT")
+    async with c.execute("SELECT value FROM meta WHERE key = 'store_id'") as cur:
+        row = await cur.fetchone()
+    assert row is not None
+    return str(row[0])

@@ -1,0 +1,54 @@
+"""Errors of the store layer.
+
+Every error carries a stable ``code`` that the layers above (CLI, TUI, sync) act on and
+translate for people; the message is for logs and developers.
+
+    StoreError
+    ├── NotAStore          the file exists but is not a villagecourt store
+    ├── NewerSchema        the store was written by a newer version of villagecourt
+    ├── StoreLocked        another process holds the write lock for too long
+    ├── DocNotFound        no document with that id
+    ├── CorruptDoc         stored bytes do not load as an Automerge document
+    └── ValidationError    a record edit breaks a domain rule (bad category, transition...)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class StoreError(Exception):
+    code = "store_error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.details = details
+
+
+class NotAStore(StoreError):
+    code = "not_a_store"
+
+
+class NewerSchema(StoreError):
+    code = "newer_schema"
+
+
+class StoreLocked(StoreError):
+    code = "store_locked"
+
+
+class DocNotFound(StoreError):
+    code = "doc_not_found"
+
+
+class CorruptDoc(StoreError):
+    code = "corrupt_doc"
+
+
+class ValidationError(StoreError):
+    """A domain rule was broken. ``code`` is specific (e.g. ``bad_transition``) and
+    ``details`` holds the values needed to say it in Chinese or English."""
+
+    def __init__(self, code: str, message: str, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.code = code
