@@ -6,18 +6,30 @@ The CLI and the TUI talk to this object only. Sync (the daemon) is started on to
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from store import Committed, Store, kinds
+from store import Committed, ScopeSet, Store, kinds
 from store.records import CONTENT, VILLAGE, WARNING
 
 from .cases import CaseService
 from .config import DEFAULT_LANGUAGE, Home, NodeConfig
 from .consultations import ConsultationService
 from .education import EducationService
+from .events import EventBus, Saved
 from .followups import FollowupService
 from .stats import Stats, compute
+
+
+@dataclass
+class SyncStatus:
+    relay_url: str
+    pending_to_relay: int  # local changes the relay has not acknowledged
+    last_sync: str | None
+    peers: list[dict[str, Any]] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    online: bool = False
 
 
 class Node:
@@ -29,6 +41,10 @@ class Node:
         self.followups = FollowupService(store)
         self.consultations = ConsultationService(store, config, self.cases)
         self.education = EducationService(store, config)
+        self.events = EventBus()
+        # Sync is attached by the daemon (node.daemon); None means "not configured yet".
+        self.syncer: Any = None
+        store.subscribe(lambda c: self.events.emit(Saved(c.doc_ids, c.kinds, c.origin)))
 
     @classmethod
     async def open(cls, home: Path | Home, *, busy_timeout_ms: int | None = None) -> "Node":
@@ -73,6 +89,26 @@ class Node:
     def subscribe(self, listener: Callable[[Committed], None]) -> Callable[[], None]:
         """Called after every commit, local or from sync (for live screens)."""
         return self.store.subscribe(listener)
+
+    async def sync_status(self) -> SyncStatus:
+        """Last sync per peer, changes not yet at the relay, recent sessions."""
+        peers = await self.store.peers()
+        log = await self.store.sync_log(limit=50)
+        relay = next((p for p in peers if p.get("label") == "relay"), None)
+        pending = await self.store.count_since(
+            relay["sent_seq"] if relay else 0, readable=ScopeSet.of(self.config.scope))
+        last_ok = next((e["finished_at"] for e in log if e["ok"]), None)
+        return SyncStatus(relay_url=self.config.relay_url, pending_to_relay=pending,
+                          last_sync=last_ok, peers=peers, history=log,
+                          online=bool(self.syncer and self.syncer.online))
+
+    async def sync_now(self) -> None:
+        """Sync once with the relay and known LAN peers (progress arrives as events)."""
+        if self.syncer is None:
+            from .config import ConfigError
+
+            raise ConfigError("no_sync", "sync is not running on this node")
+        await self.syncer.sync_now()
 
     async def stats(self, *, on: dt.date | None = None) -> Stats:
         return await compute(self.store, on=on)

@@ -58,6 +58,7 @@ MAX_TAIL_CHUNKS = 32  # chunks before a document is saved whole again
 MIN_COMPACT_BYTES = 4096  # below this, a tail never triggers compaction by size
 CACHE_DOCS = 512  # loaded documents kept in memory (a case is a few KB)
 HEAD_BYTES = 32
+SYNC_LOG_KEEP = 1000  # sessions kept in sync_log
 
 
 def pack_heads(heads: Iterable[bytes]) -> bytes:
@@ -548,6 +549,31 @@ class Store:
                                 (_now(), peer_id))
 
         await self._write(run)
+
+    async def log_sync(self, entry: dict[str, Any]) -> None:
+        """Append one sync session's outcome to ``sync_log`` (keys: the column names)."""
+        cols = ("started_at", "finished_at", "peer_id", "peer_label", "ok", "docs_sent",
+                "docs_received", "bytes_sent", "bytes_received", "error_code", "error")
+
+        async def run(c: aiosqlite.Connection) -> None:
+            await c.execute(
+                f"INSERT INTO sync_log({', '.join(cols)}) VALUES({', '.join('?' * len(cols))})",
+                tuple(entry.get(k) for k in cols))
+            # Keep the log bounded: the newest SYNC_LOG_KEEP sessions.
+            await c.execute("DELETE FROM sync_log WHERE id <= (SELECT max(id) FROM sync_log) - ?",
+                            (SYNC_LOG_KEEP,))
+
+        await self._write(run)
+
+    async def sync_log(self, limit: int = 50) -> list[dict[str, Any]]:
+        cur = await self._r.execute(
+            "SELECT started_at, finished_at, peer_id, peer_label, ok, docs_sent, docs_received, "
+            "bytes_sent, bytes_received, error_code, error FROM sync_log ORDER BY id DESC "
+            "LIMIT ?", (limit,))
+        names = [d[0] for d in cur.description]
+        rows = await cur.fetchall()
+        await cur.close()
+        return [dict(zip(names, r)) for r in rows]
 
     # --- maintenance -------------------------------------------------------------------
     async def compact(self, *, progress: Callable[[int, int], None] | None = None) -> int:

@@ -82,3 +82,20 @@ CREATE TABLE counters (
     name  TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 ) STRICT;
+
+-- What each sync session did, for the sync screen and 'villagecourt status'.
+CREATE TABLE sync_log (
+    id             INTEGER PRIMARY KEY,
+    started_at     TEXT NOT NULL,
+    finished_at    TEXT NOT NULL,
+    peer_id        TEXT,
+    peer_label     TEXT NOT NULL,   -- "relay", a LAN peer's name, "bundle:<path>"
+    ok             INTEGER NOT NULL,
+    docs_sent      INTEGER NOT NULL DEFAULT 0,
+    docs_received  INTEGER NOT NULL DEFAULT 0,
+    bytes_sent     INTEGER NOT NULL DEFAULT 0,
+    bytes_received INTEGER NOT NULL DEFAULT 0,
+    error_code     TEXT,
+    error          TEXT
+) STRICT;
+CREATE INDEX sync_log_started ON sync_log(started_at);

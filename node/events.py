@@ -1,0 +1,78 @@
+"""Typed node events, for screens that update live (the TUI's bridge subscribes).
+
+    Saved         records committed (locally or merged from a peer)
+    SyncStarted   a session with a peer or the relay began
+    SyncProgress  documents sent/received so far in a session
+    SyncFinished  a session ended (ok, or an error code and plain message)
+    PeerSeen      a LAN peer was found or lost
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable, Union
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Saved:
+    doc_ids: tuple[str, ...]
+    kinds: tuple[str, ...]
+    origin: str  # "local" or a peer id
+
+
+@dataclass(frozen=True)
+class SyncStarted:
+    peer: str
+
+
+@dataclass(frozen=True)
+class SyncProgress:
+    peer: str
+    sent: int
+    received: int
+    phase: str = ""
+
+
+@dataclass(frozen=True)
+class SyncFinished:
+    peer: str
+    ok: bool
+    sent: int = 0
+    received: int = 0
+    error_code: str = ""
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class PeerSeen:
+    peer_id: str
+    label: str
+    address: str
+    present: bool = True
+
+
+Event = Union[Saved, SyncStarted, SyncProgress, SyncFinished, PeerSeen]
+
+
+class EventBus:
+    def __init__(self) -> None:
+        self._listeners: list[Callable[[Event], None]] = []
+
+    def subscribe(self, listener: Callable[[Event], None]) -> Callable[[], None]:
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def emit(self, event: Event) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                log.exception("event listener failed")
