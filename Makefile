@@ -1,0 +1,40 @@
+# The two commands of the README:
+#   make demo   a node filled with sample data, opened in the directors' terminal UI
+#   make test   the whole test suite
+# Both set up everything they need on a fresh machine (a virtual environment in .venv,
+# and the few Debian packages the tests drive: tmux).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_HOME ?= $(CURDIR)/.demo-node
+
+.PHONY: demo test bench lint clean system-deps
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+system-deps:
+	@command -v tmux >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq tmux >/dev/null; \
+	  else echo "tmux is missing: sudo apt-get install tmux"; fi; }
+
+demo: $(STAMP)
+	$(BIN)/villagecourt --home $(DEMO_HOME) demo --open
+
+test: $(STAMP) system-deps
+	$(BIN)/ruff check store sync node tui relay tests bench
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run_all
+
+lint: $(STAMP)
+	$(BIN)/ruff check store sync node tui relay tests bench
+
+clean:
+	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache .ruff_cache
