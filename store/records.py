@@ -138,7 +138,7 @@ def check_status(status: str) -> str:
 def check_transition(old: str, new: str) -> None:
     check_status(new)
     if new not in TRANSITIONS.get(old, frozenset()):
-        allowed = sorted(TRANSITIONS.get(old, frozenset()))
+        allowed = [s for s in STATUSES if s in TRANSITIONS.get(old, frozenset())]
         raise ValidationError(
             "bad_transition",
             f"a case that is {old} cannot become {new}"

@@ -1,0 +1,508 @@
+"""The ``villagecourt`` command.
+
+Exit codes: 0 ok; 2 usage (argparse); 1 failure, with one line on stderr saying why in the
+node's language. ``--json`` on every read command prints machine-readable output.
+The node home is ``--home``, else $VILLAGECOURT_HOME, else the platform's data directory.
+Commands that belong to sync, the relay and security register themselves through
+``COMMAND_GROUPS`` so this file stays the wiring of the node's own commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import logging
+import os
+import sys
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+from store import StoreError
+from store.records import CATEGORIES, FOLLOWUP_MONTHS, PARTY_ROLES, STATUSES, Party
+from sync.errors import SyncError
+
+from . import i18n
+from .config import DEFAULT_LANGUAGE, ENV_HOME, LANGUAGES, ConfigError, Home, default_home
+from .node import Node
+
+log = logging.getLogger("villagecourt")
+
+# Other layers add subcommands: each entry is called with the subparsers object.
+COMMAND_GROUPS: list[Callable[[Any], None]] = []
+
+
+class UsageError(Exception):
+    """Bad command-line input found after parsing (exit 2)."""
+
+
+def _lang(args: argparse.Namespace) -> str:
+    if getattr(args, "lang", None):
+        return str(args.lang)
+    home = Home(_home(args))
+    if home.exists():
+        try:
+            return home.load().language
+        except ConfigError:
+            pass
+    env = os.environ.get("VILLAGECOURT_LANG", "")
+    return env if env in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def _home(args: argparse.Namespace) -> Path:
+    return Path(args.home).expanduser() if getattr(args, "home", None) else default_home()
+
+
+def _json_default(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)
+
+
+def emit_json(value: Any) -> None:
+    print(json.dumps(value, ensure_ascii=False, indent=2, default=_json_default))
+
+
+def parse_party(text: str) -> Party:
+    """``role:name[:phone[:id]]``; the role may be given in Chinese (申请人)."""
+    parts = text.split(":")
+    if len(parts) < 2 or not parts[1].strip():
+        raise UsageError("usage_party")
+    role = parts[0].strip()
+    for code, (zh, en) in PARTY_ROLES.items():
+        if role in (zh, en.lower(), en):
+            role = code
+    return Party(role=role, name=parts[1].strip(),
+                 phone=parts[2].strip() if len(parts) > 2 else "",
+                 id_number=parts[3].strip() if len(parts) > 3 else "")
+
+
+async def _with_node(args: argparse.Namespace, fn: Callable[[Node], Awaitable[int]]) -> int:
+    node = await Node.open(_home(args))
+    try:
+        return await fn(node)
+    finally:
+        await node.close()
+
+
+# --- commands ------------------------------------------------------------------------------
+def cmd_init(args: argparse.Namespace) -> int:
+    lang = args.lang or DEFAULT_LANGUAGE
+    home = Home(_home(args))
+    cfg = home.init(village=args.village, village_name=args.name, county=args.county,
+                    language=lang, director=args.director or "", force=args.force)
+
+    async def create_store() -> None:
+        node = await Node.open(home)
+        await node.close()
+
+    asyncio.run(create_store())
+    print(i18n.t(lang, "init_done", village_name=cfg.village_name, village=cfg.village,
+                 county=cfg.county, home=home.path))
+    return 0
+
+
+def cmd_case_add(args: argparse.Namespace) -> int:
+    lang = _lang(args)
+    parties = [parse_party(p) for p in args.party]
+
+    async def run(node: Node) -> int:
+        case = await node.cases.register(
+            category=args.category, title=args.title, parties=parties,
+            description=args.description or "", group=args.group,
+            headcount=args.headcount or 0, mediator=args.mediator or "")
+        if args.json:
+            emit_json({"doc_id": case.doc_id, "number": case.number})
+        else:
+            print(i18n.t(lang, "case_added", number=case.number, title=case.title))
+        return 0
+
+    return asyncio.run(_with_node(args, run))
+
+
+def _short(text: str, width: int) -> str:
+    """Cut ``text`` to ``width`` terminal columns (CJK characters take two)."""
+    out, used = "", 0
+    for ch in text:
+        w = 2 if ord(ch) > 0x2E80 else 1
+        if used + w > width:
+            return out + "…"
+        out += ch
+        used += w
+    return out
+
+
+def _pad(text: str, width: int) -> str:
+    used = sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+    return text + " " * max(0, width - used)
+
+
+def cmd_case_list(args: argparse.Namespace) -> int:
+    lang = _lang(args)
+
+    async def run(node: Node) -> int:
+        query = " ".join(args.query or [])
+        rows = await node.cases.search(query, category=args.category, status=args.status,
+                                       open_only=args.open, limit=args.limit)
+        if args.json:
+            emit_json([r.as_dict() for r in rows])
+            return 0
+        if not rows:
+            print(i18n.t(lang, "no_cases"))
+            return 0
+        total = await node.cases.count(query, category=args.category, status=args.status,
+                                       open_only=args.open)
+        print(_pad(i18n.t(lang, "col_number"), 14) + _pad(i18n.t(lang, "col_status"), 12)
+              + _pad(i18n.t(lang, "col_category"), 12) + i18n.t(lang, "col_title"))
+        for r in rows:
+            print(_pad(r.number, 14) + _pad(i18n.status_label(lang, r.status), 12)
+                  + _pad(i18n.category_label(lang, r.category), 12) + _short(r.title, 40))
+        print(i18n.t(lang, "cases_shown", count=total, shown=len(rows)))
+        return 0
+
+    return asyncio.run(_with_node(args, run))
+
+
+def cmd_case_show(args: argparse.Namespace) -> int:
+    lang = _lang(args)
+
+    async def run(node: Node) -> int:
+        case = await node.cases.get(args.ref)
+        timeline = await node.cases.timeline(args.ref)
+        if args.json:
+            emit_json({**asdict(case), "timeline": [asdict(e) for e in timeline]})
+            return 0
+        print(f"{case.number}  {case.title}")
+        print(f"{i18n.category_label(lang, case.category)} · "
+              f"{i18n.status_label(lang, case.status)}")
+        if case.group:
+            print(i18n.t(lang, "group_dispute", n=case.headcount))
+        print(f"\n{i18n.t(lang, 'parties')}:")
+        for p in case.parties:
+            masked = f" {p.phone[:3]}****{p.phone[-4:]}" if len(p.phone) >= 7 else ""
+            print(f"  {i18n.role_label(lang, p.role)}  {p.name}{masked}")
+        if case.description:
+            print(f"\n{i18n.t(lang, 'description')}:\n  {case.description}")
+        if case.agreement:
+            print(f"\n{i18n.t(lang, 'agreement')}:\n  {case.agreement}")
+        print(f"\n{i18n.t(lang, 'timeline')}:")
+        for e in timeline:
+            what = e.kind
+            if e.kind == "status":
+                what = (f"{i18n.status_label(lang, e.detail['from'])} → "
+                        f"{i18n.status_label(lang, e.detail['to'])}")
+            elif e.kind in ("followup", "followup_due"):
+                what = i18n.t(lang, "month_n", m=e.detail["month"])
+            print(f"  {e.at[:10]}  {what}  {_short(e.text, 50)}")
+        return 0
+
+    return asyncio.run(_with_node(args, run))
+
+
+def cmd_case_status(args: argparse.Namespace) -> int:
+    lang = _lang(args)
+
+    async def run(node: Node) -> int:
+        case = await node.cases.change_status(args.ref, args.status, note=args.note or "")
+        print(i18n.t(lang, "case_saved", number=case.number,
+                     status=i18n.status_label(lang, case.status)))
+        return 0
+
+    return asyncio.run(_with_node(args, run))
+
+
+def cmd_case_close(args: argparse.Namespace) -> int:
+    lang = _lang(args)
+
+    async def run(node: Node) -> int:
+        case = await node.cases.close(args.ref, agreement=args.agreement, note=args.note or "",
+                                      on=_parse_day(args.on))
+        print(i18n.t(lang, "case_closed_done", number=case.number,
+                     dates=", ".join(f.due for f in case.followups)))
+        return 0
+
+    return asyncio.run(_with_node(args, run))
+
+
+def cmd_case_session(args: argparse.Namespace) -> int:
+    lang = _lang(args)
+
+    async def run(node: Node) -> int:
+        case = await node.cases.log_session(
+            args.ref, date=args.date or dt.date.today().isoformat(),
+            participants=args.participants or "", summary=args.summary,
+            judge_consulted=args.judge)
+        print(i18n.t(lang, "session_logged", number=case.number, count=len(case.sessions)))
+        return 0
+
+    return asyncio.run(_with_node(args, run))
+
+
+def _parse_day(value: str | None) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        from store import ValidationError
+
+        raise ValidationError("bad_date", "dates are YYYY-MM-DD", value=value) from None
+
+
+def cmd_followup_due(args: argparse.Namespace) -> int:
+    lang = _lang(args)
+
+    async def run(node: Node) -> int:
+        visits = await node.followups.due(on=_parse_day(args.on), within_days=args.within)
+        if args.json:
+            emit_json([v.as_dict() for v in visits])
+            return 0
+        if not visits:
+            print(i18n.t(lang, "no_due"))
+            return 0
+        for v in visits:
+            if v.days_overdue > 0:
+                when = i18n.t(lang, "overdue", days=v.days_overdue)
+            elif v.days_overdue == 0:
+                when = i18n.t(lang, "due_today")
+            else:
+                when = i18n.t(lang, "due_in", days=-v.days_overdue)
+            print(_pad(v.number, 14) + _pad(i18n.t(lang, "month_n", m=v.month), 10)
+                  + _pad(v.due_date, 12) + _pad(when, 14) + _short(v.title, 30))
+        return 0
+
+    return asyncio.run(_with_node(args, run))
+
+
+def cmd_followup_done(args: argparse.Namespace) -> int:
+    lang = _lang(args)
+
+    async def run(node: Node) -> int:
+        case = await node.cases.record_followup(
+            args.ref, args.month, done=args.date or dt.date.today().isoformat(),
+            outcome=args.outcome or "", satisfaction=args.satisfaction)
+        print(i18n.t(lang, "followup_done", number=case.number, month=args.month))
+        return 0
+
+    return asyncio.run(_with_node(args, run))
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    lang = _lang(args)
+
+    async def run(node: Node) -> int:
+        s = await node.stats()
+        if args.json:
+            emit_json(s.as_dict())
+            return 0
+
+        def pct(x: float | None) -> str:
+            return f"{x * 100:.0f}%" if x is not None else i18n.t(lang, "none")
+
+        print(f"{i18n.t(lang, 'stats_total')}: {s.total}")
+        print(f"{i18n.t(lang, 'stats_success')}: {pct(s.success_rate)} ({s.agreed}/{s.closed})")
+        print(f"{i18n.t(lang, 'stats_followups')}: {pct(s.followup_on_time_rate)} "
+              f"({s.followups_on_time}/{s.followups_due_total})")
+        if s.mean_satisfaction is not None:
+            print(f"{i18n.t(lang, 'stats_satisfaction')}: {s.mean_satisfaction}")
+        print(f"{i18n.t(lang, 'stats_screenings')}: {s.screenings} "
+              f"({s.attendance} {i18n.t(lang, 'attendance')})")
+        width = max(s.by_category.values() or [1]) or 1
+        print(f"\n{i18n.t(lang, 'stats_by_category')}:")
+        for code, n in s.by_category.items():
+            bar = "█" * round(20 * n / width)
+            print(f"  {_pad(i18n.category_label(lang, code), 14)}{n:>5}  {bar}")
+        print(f"\n{i18n.t(lang, 'stats_by_status')}:")
+        for code, n in s.by_status.items():
+            print(f"  {_pad(i18n.status_label(lang, code), 14)}{n:>5}")
+        return 0
+
+    return asyncio.run(_with_node(args, run))
+
+
+DEMO_VILLAGE = ("BY", "白云村", "KC")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import fill_demo
+
+    lang = args.lang or DEFAULT_LANGUAGE
+    home = Home(_home(args))
+
+    async def run() -> int:
+        if not home.exists():
+            village, name, county = DEMO_VILLAGE
+            home.init(village=village, village_name=name, county=county, language=lang,
+                      director="周主任")
+        node = await Node.open(home)
+        try:
+            existing = await node.cases.count()
+            if existing == 0:
+                label = i18n.t(lang, "demo_progress")
+
+                def progress(i: int, total: int) -> None:
+                    if sys.stderr.isatty() and (i % 10 == 0 or i == total):
+                        print(f"\r{label} {i}/{total}", end="", file=sys.stderr, flush=True)
+
+                await fill_demo(node, cases=args.cases, seed=args.seed, progress=progress)
+                if sys.stderr.isatty():
+                    print(file=sys.stderr)
+            count = await node.cases.count()
+        finally:
+            await node.close()
+        print(i18n.t(lang, "demo_done", cases=count, home=home.path))
+        return 0
+
+    rc = asyncio.run(run())
+    if rc == 0 and args.open:
+        return cmd_tui(args)
+    return rc
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    home = Home(_home(args))
+    if not home.exists():
+        raise ConfigError("no_node", "no node here", home=str(home.path))
+    try:
+        from tui import run_tui
+    except ImportError as exc:  # the TUI is part of the package; this is a broken install
+        print(i18n.t(_lang(args), "tui_missing", reason=exc), file=sys.stderr)
+        return 1
+    return int(run_tui(home.path, lang=getattr(args, "lang", None)) or 0)
+
+
+# --- parser --------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="villagecourt",
+        description="Offline-first records for village shared courts (共享法庭).",
+    )
+    p.add_argument("--home", help=f"node home (default: ${ENV_HOME} or {default_home()})")
+    p.add_argument("--lang", choices=LANGUAGES, help="language of messages (default: node's)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    s = sub.add_parser("init", help="set up a new node")
+    s.add_argument("--village", required=True, help="village code, e.g. BY")
+    s.add_argument("--name", required=True, help="village name, e.g. 白云村")
+    s.add_argument("--county", default="local", help="county code (provisioning sets it)")
+    s.add_argument("--director", help="the director's name")
+    s.add_argument("--force", action="store_true", help="overwrite an existing node config")
+    s.set_defaults(func=cmd_init)
+
+    case = sub.add_parser("case", help="dispute cases").add_subparsers(dest="case_cmd",
+                                                                       metavar="ACTION")
+    case.required = True
+    s = case.add_parser("add", help="register a case")
+    s.add_argument("--category", required=True, choices=list(CATEGORIES))
+    s.add_argument("--title", required=True)
+    s.add_argument("--party", action="append", required=True, metavar="ROLE:NAME[:PHONE[:ID]]",
+                   help="repeat for each party; role: applicant|respondent|third")
+    s.add_argument("--description")
+    s.add_argument("--group", action="store_true", help="a group dispute (群体性纠纷)")
+    s.add_argument("--headcount", type=int, help="people involved in a group dispute")
+    s.add_argument("--mediator")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_case_add)
+
+    s = case.add_parser("list", help="list and search cases")
+    s.add_argument("query", nargs="*", help="words to find (number, party, text)")
+    s.add_argument("--category", choices=list(CATEGORIES))
+    s.add_argument("--status", choices=list(STATUSES))
+    s.add_argument("--open", action="store_true", help="only cases not closed")
+    s.add_argument("--limit", type=int, default=50)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_case_list)
+
+    s = case.add_parser("show", help="one case with its timeline")
+    s.add_argument("ref", help="case number or id")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_case_show)
+
+    s = case.add_parser("status", help="change a case's status")
+    s.add_argument("ref")
+    s.add_argument("status", choices=list(STATUSES))
+    s.add_argument("--note")
+    s.set_defaults(func=cmd_case_status)
+
+    s = case.add_parser("close", help="close a case (with the agreement, if reached)")
+    s.add_argument("ref")
+    s.add_argument("--agreement", help="what the parties agreed (mediation succeeded)")
+    s.add_argument("--note")
+    s.add_argument("--on", help="closing day YYYY-MM-DD (default today)")
+    s.set_defaults(func=cmd_case_close)
+
+    s = case.add_parser("session", help="log a mediation session")
+    s.add_argument("ref")
+    s.add_argument("--summary", required=True)
+    s.add_argument("--participants")
+    s.add_argument("--date", help="YYYY-MM-DD (default today)")
+    s.add_argument("--judge", action="store_true", help="the linked judge was consulted")
+    s.set_defaults(func=cmd_case_session)
+
+    fu = sub.add_parser("followup", help="follow-up visits").add_subparsers(dest="fu_cmd",
+                                                                          metavar="ACTION")
+    fu.required = True
+    s = fu.add_parser("due", help="visits overdue or due soon")
+    s.add_argument("--on", help="as of YYYY-MM-DD (default today)")
+    s.add_argument("--within", type=int, default=7, help="days ahead (default 7)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_followup_due)
+    s = fu.add_parser("done", help="record a visit")
+    s.add_argument("ref")
+    s.add_argument("month", type=int, choices=list(FOLLOWUP_MONTHS))
+    s.add_argument("--date", help="visit day YYYY-MM-DD (default today)")
+    s.add_argument("--outcome", help="does the agreement hold?")
+    s.add_argument("--satisfaction", type=int, choices=range(1, 6), metavar="1-5")
+    s.set_defaults(func=cmd_followup_done)
+
+    s = sub.add_parser("stats", help="counts, success rate, follow-ups")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_stats)
+
+    s = sub.add_parser("demo", help="a node filled with sample data")
+    s.add_argument("--cases", type=int, default=240)
+    s.add_argument("--seed", type=int, default=7)
+    s.add_argument("--open", action="store_true", help="then open the terminal UI")
+    s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("tui", help="the directors' terminal UI")
+    s.set_defaults(func=cmd_tui)
+
+    for add in COMMAND_GROUPS:
+        add(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command is None:
+        # Plain `villagecourt`: the UI on a node that exists, else help.
+        if Home(_home(args)).exists():
+            args.func = cmd_tui
+        else:
+            parser.print_help()
+            return 0
+    try:
+        return int(args.func(args) or 0)
+    except UsageError as exc:
+        print(f"villagecourt: {i18n.t(_lang(args), str(exc))}", file=sys.stderr)
+        return 2
+    except (StoreError, ConfigError, SyncError) as exc:
+        log.info("command failed: %s", exc)
+        print(f"villagecourt: {i18n.error_message(_lang(args), exc)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return 0

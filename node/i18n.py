@@ -1,0 +1,230 @@
+"""Messages of the command line and of errors, in Chinese (default) and English.
+
+Keyed by stable ids; error messages are keyed by the error's ``code`` so the CLI, the TUI
+and the relay say the same thing for the same cause. ``tests/node/test_i18n.py`` checks
+that both languages have the same keys and the same ``{placeholders}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from store.records import CATEGORIES, PARTY_ROLES, STATUSES
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "zh": {
+        # errors (by code)
+        "bad_category": "未知的纠纷类型“{value}”。可选：{allowed}",
+        "bad_status": "未知的状态“{value}”。可选：{allowed}",
+        "bad_transition": "案件当前为“{old}”，不能改为“{new}”。{hint}",
+        "bad_transition_hint": "可以改为：{allowed}",
+        "bad_transition_final": "该案件已结案，不能再改状态。",
+        "bad_phone": "电话号码不正确：应为11位手机号，或带区号的固定电话。",
+        "bad_id_number": "身份证号码不正确：应为18位，且校验位正确。",
+        "bad_role": "当事人身份不正确：应为 申请人、被申请人 或 第三人。",
+        "bad_party": "当事人信息不完整：每位当事人都需要姓名。",
+        "no_parties": "请至少填写一位当事人。",
+        "bad_title": "请填写简短的案件标题（不超过200字）。",
+        "too_long": "内容太长了。",
+        "bad_headcount": "涉及人数应为0到100000之间的整数。",
+        "bad_date": "日期格式应为 年-月-日，例如 2026-03-01。",
+        "bad_summary": "请简要写下本次调解的情况。",
+        "bad_agreement": "请写下双方达成的调解协议内容。",
+        "case_closed": "该案件已结案。",
+        "bad_followup": "回访只在结案后第1、3、6个月进行。",
+        "no_followup": "该案件还没有回访计划，请先结案。",
+        "bad_satisfaction": "满意度应为1到5。",
+        "bad_code": "代码“{value}”只能包含字母、数字、- 或 _（最多32位）。",
+        "bad_field": "不能修改该项。",
+        "doc_not_found": "找不到案件 {ref}。",
+        "not_a_store": "这个文件不是本系统的数据库：{path}",
+        "newer_schema": "数据库由更新版本的程序创建（版本 {found}），请升级本程序。",
+        "store_locked": "数据库正被另一个程序使用，请稍后再试。",
+        "corrupt_doc": "有一条记录已损坏，请运行“villagecourt doctor”。",
+        "no_node": "这台电脑还没有设置节点。请先运行：villagecourt init --village 代码 --name 村名",
+        "node_exists": "这里已经有一个节点：{home}",
+        "bad_config": "节点配置文件已损坏。",
+        "no_store_key": "缺少数据库密钥文件，无法打开数据。",
+        "bad_store_key": "数据库密钥文件已损坏。",
+        "bad_language": "语言只能是 zh 或 en。",
+        "bad_name": "请填写村名。",
+        "no_sync": "同步服务没有运行。",
+        "usage_party": "当事人格式：身份:姓名[:电话[:身份证号]]，例如 申请人:张三:13800138000",
+        "error": "错误",
+        # output
+        "init_done": "已创建节点：{village_name}（{village}），县 {county}，目录 {home}",
+        "case_added": "已登记案件 {number}：{title}",
+        "case_saved": "已保存 {number}：{status}",
+        "case_closed_done": "已结案 {number}。回访日期：{dates}",
+        "session_logged": "已记录 {number} 的调解情况（共 {count} 次）",
+        "followup_done": "已记录 {number} 第{month}个月回访",
+        "no_cases": "没有符合条件的案件。",
+        "no_due": "近期没有需要回访的案件。",
+        "overdue": "逾期{days}天",
+        "due_in": "{days}天后到期",
+        "due_today": "今天到期",
+        "cases_shown": "共 {count} 件，显示 {shown} 件",
+        "demo_done": "示例数据已生成：{cases} 件案件。节点目录：{home}",
+        "demo_progress": "正在生成示例数据",
+        "stats_total": "案件总数",
+        "stats_success": "调解成功率",
+        "stats_followups": "按时回访率",
+        "stats_satisfaction": "平均满意度",
+        "stats_by_category": "按类型",
+        "stats_by_status": "按状态",
+        "stats_screenings": "普法放映",
+        "attendance": "人次",
+        "none": "无",
+        "col_number": "案号",
+        "col_title": "标题",
+        "col_category": "类型",
+        "col_status": "状态",
+        "col_updated": "更新",
+        "col_due": "回访日",
+        "col_month": "回访",
+        "parties": "当事人",
+        "description": "案情",
+        "sessions": "调解记录",
+        "agreement": "调解协议",
+        "followups": "回访",
+        "timeline": "经过",
+        "group_dispute": "群体性纠纷，涉及 {n} 人",
+        "month_n": "第{m}个月",
+        "done_on": "已于 {date} 完成",
+        "tui_missing": "终端界面无法启动：{reason}",
+    },
+    "en": {
+        "bad_category": "Unknown dispute category \"{value}\". One of: {allowed}",
+        "bad_status": "Unknown status \"{value}\". One of: {allowed}",
+        "bad_transition": "The case is \"{old}\" and cannot become \"{new}\". {hint}",
+        "bad_transition_hint": "It can become: {allowed}",
+        "bad_transition_final": "The case is closed; its status cannot change.",
+        "bad_phone": "Phone number is not valid: an 11-digit mobile or a landline with area code.",
+        "bad_id_number": "ID number is not valid: 18 characters with a correct check digit.",
+        "bad_role": "Party role must be applicant, respondent or third.",
+        "bad_party": "Every party needs a name.",
+        "no_parties": "Enter at least one party.",
+        "bad_title": "Enter a short case title (at most 200 characters).",
+        "too_long": "The text is too long.",
+        "bad_headcount": "Headcount must be a whole number from 0 to 100000.",
+        "bad_date": "Dates are written year-month-day, e.g. 2026-03-01.",
+        "bad_summary": "Write a short summary of the session.",
+        "bad_agreement": "Write what the parties agreed.",
+        "case_closed": "The case is closed.",
+        "bad_followup": "Follow-up visits are at 1, 3 and 6 months after closing.",
+        "no_followup": "This case has no follow-up plan yet; close it first.",
+        "bad_satisfaction": "Satisfaction must be 1 to 5.",
+        "bad_code": "Code \"{value}\" may hold letters, digits, - or _ (at most 32).",
+        "bad_field": "That field cannot be changed.",
+        "doc_not_found": "No case {ref}.",
+        "not_a_store": "This file is not a villagecourt store: {path}",
+        "newer_schema": "The store was made by a newer version (schema {found}); upgrade.",
+        "store_locked": "The store is in use by another program; try again shortly.",
+        "corrupt_doc": "A record is damaged; run \"villagecourt doctor\".",
+        "no_node": ("No node is set up here. "
+                    "First run: villagecourt init --village CODE --name NAME"),
+        "node_exists": "A node already exists here: {home}",
+        "bad_config": "The node's configuration file is damaged.",
+        "no_store_key": "The store key file is missing; the data cannot be opened.",
+        "bad_store_key": "The store key file is damaged.",
+        "bad_language": "Language must be zh or en.",
+        "bad_name": "Enter the village name.",
+        "no_sync": "Sync is not running.",
+        "usage_party": "Party format: role:name[:phone[:id]], e.g. applicant:Zhang San:13800138000",
+        "error": "error",
+        "init_done": "Node created: {village_name} ({village}), county {county}, home {home}",
+        "case_added": "Registered case {number}: {title}",
+        "case_saved": "Saved {number}: {status}",
+        "case_closed_done": "Closed {number}. Follow-up visits: {dates}",
+        "session_logged": "Logged a session for {number} ({count} in all)",
+        "followup_done": "Recorded the {month}-month follow-up of {number}",
+        "no_cases": "No cases match.",
+        "no_due": "No follow-up visits are due soon.",
+        "overdue": "{days} days overdue",
+        "due_in": "due in {days} days",
+        "due_today": "due today",
+        "cases_shown": "{count} cases, showing {shown}",
+        "demo_done": "Sample data created: {cases} cases. Node home: {home}",
+        "demo_progress": "Creating sample data",
+        "stats_total": "Cases",
+        "stats_success": "Mediation success rate",
+        "stats_followups": "Follow-ups on time",
+        "stats_satisfaction": "Mean satisfaction",
+        "stats_by_category": "By category",
+        "stats_by_status": "By status",
+        "stats_screenings": "Screenings",
+        "attendance": "attendance",
+        "none": "none",
+        "col_number": "Number",
+        "col_title": "Title",
+        "col_category": "Category",
+        "col_status": "Status",
+        "col_updated": "Updated",
+        "col_due": "Due",
+        "col_month": "Visit",
+        "parties": "Parties",
+        "description": "Description",
+        "sessions": "Sessions",
+        "agreement": "Agreement",
+        "followups": "Follow-ups",
+        "timeline": "Timeline",
+        "group_dispute": "Group dispute, {n} people",
+        "month_n": "month {m}",
+        "done_on": "done on {date}",
+        "tui_missing": "The terminal UI cannot start: {reason}",
+    },
+}
+
+
+def t(lang: str, key: str, **values: Any) -> str:
+    table = MESSAGES.get(lang) or MESSAGES["zh"]
+    template = table.get(key) or MESSAGES["en"].get(key) or key
+    try:
+        return template.format(**values)
+    except (KeyError, IndexError):
+        return template
+
+
+def label(lang: str, table: dict[str, tuple[str, str]], code: str) -> str:
+    """The zh or en label of a category, status or role code."""
+    pair = table.get(code)
+    if pair is None:
+        return code
+    return pair[0] if lang == "zh" else pair[1]
+
+
+def category_label(lang: str, code: str) -> str:
+    return label(lang, CATEGORIES, code)
+
+
+def status_label(lang: str, code: str) -> str:
+    return label(lang, STATUSES, code)
+
+
+def role_label(lang: str, code: str) -> str:
+    return label(lang, PARTY_ROLES, code)
+
+
+def error_message(lang: str, exc: BaseException) -> str:
+    """One line for people, from an error with a ``code`` and ``details``."""
+    code = getattr(exc, "code", "")
+    details: dict[str, Any] = dict(getattr(exc, "details", {}) or {})
+    if code == "bad_transition":
+        allowed = details.get("allowed") or []
+        hint = (t(lang, "bad_transition_hint",
+                  allowed="、".join(status_label(lang, s) for s in allowed) if lang == "zh"
+                  else ", ".join(status_label(lang, s) for s in allowed))
+                if allowed else t(lang, "bad_transition_final"))
+        return t(lang, "bad_transition", old=status_label(lang, details.get("old", "")),
+                 new=status_label(lang, details.get("new", "")), hint=hint)
+    if code == "bad_category":
+        sep = "、" if lang == "zh" else ", "
+        return t(lang, code, value=details.get("value", ""),
+                 allowed=sep.join(f"{c}({category_label(lang, c)})" for c in CATEGORIES))
+    if code == "bad_status":
+        sep = "、" if lang == "zh" else ", "
+        return t(lang, code, value=details.get("value", ""),
+                 allowed=sep.join(f"{s}({status_label(lang, s)})" for s in STATUSES))
+    if code and code in MESSAGES["en"]:
+        return t(lang, code, **details)
+    return str(exc)
