@@ -58,6 +58,7 @@ MAX_TAIL_CHUNKS = 32  # chunks before a document is saved whole again
 MIN_COMPACT_BYTES = 4096  # below this, a tail never triggers compaction by size
 CACHE_DOCS = 512  # loaded documents kept in memory (a case is a few KB)
 HEAD_BYTES = 32
+SQL_BATCH = 500  # ids per IN (...) list, well under SQLite's 32,766 parameters
 SYNC_LOG_KEEP = 1000  # sessions kept in sync_log
 
 
@@ -94,6 +95,16 @@ class Incoming:
     scope: str
     data: bytes
     heads: bytes = b""  # the sender's heads (packed), if it said
+
+
+@dataclass
+class _Write:
+    doc_id: str
+    kind: str
+    scope: str
+    doc: Document
+    old: tuple[bytes, int, int, int] | None  # stored heads, tail count/bytes, snapshot size
+    last_from: str | None
 
 
 @dataclass(frozen=True)
@@ -191,14 +202,15 @@ class Store:
                 raise translate(exc, self.path) from exc
             raise
 
-    async def _next_seq(self, c: aiosqlite.Connection) -> int:
+    async def _next_seqs(self, c: aiosqlite.Connection, n: int) -> int:
+        """Take ``n`` consecutive store seqs; returns the first."""
         async with c.execute(
-            "INSERT INTO counters(name, value) VALUES('seq', 1) "
-            "ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value"
+            "INSERT INTO counters(name, value) VALUES('seq', ?) "
+            "ON CONFLICT(name) DO UPDATE SET value = value + ? RETURNING value", (n, n)
         ) as cur:
             row = await cur.fetchone()
         assert row is not None
-        return int(row[0])
+        return int(row[0]) - n + 1
 
     async def next_counter(self, name: str) -> int:
         """A durable counter (e.g. case numbers); never returns the same value twice."""
@@ -216,65 +228,72 @@ class Store:
 
         return await self._write(run)
 
-    async def _put_projection(self, c: aiosqlite.Connection, doc_id: str, kind: str,
-                              scope: str, doc: Document, updated_at: str) -> None:
-        proj = project(kind, amdoc.read(doc), updated_at)
-        row = proj.row
-        await c.execute(
+    async def _write_docs(self, c: aiosqlite.Connection, items: list[_Write]) -> list[DocMeta]:
+        """Persist documents and their projections with one statement per table.
+
+        For a new document (``old`` None) the snapshot is its save(); for a known one the
+        new changes since the stored heads go on the tail, or, past the compaction
+        threshold, a new snapshot replaces snapshot and tail."""
+        if not items:
+            return []
+        first = await self._next_seqs(c, len(items))
+        now = _now()
+        inserts, snapshots, tails, tail_updates, drop_tails = [], [], [], [], []
+        records, followups, metas = [], [], []
+        for i, w in enumerate(items):
+            seq = first + i
+            heads = pack_heads(w.doc.get_heads())
+            if w.old is None:
+                snapshot = self._sealer.seal(w.doc_id, w.doc.save())
+                inserts.append((w.doc_id, w.kind, w.scope, snapshot, heads, seq, now,
+                                w.last_from))
+            else:
+                old_heads, tail_count, tail_bytes, snap_len = w.old
+                chunk = b"".join(ch.bytes for ch in w.doc.get_changes(unpack_heads(old_heads)))
+                if (tail_count + 1 > MAX_TAIL_CHUNKS
+                        or tail_bytes + len(chunk) > max(snap_len, MIN_COMPACT_BYTES)):
+                    drop_tails.append((w.doc_id,))
+                    snapshots.append((self._sealer.seal(w.doc_id, w.doc.save()), heads, seq, now,
+                                      w.last_from, w.doc_id))
+                else:
+                    tails.append((w.doc_id, tail_count, self._sealer.seal(w.doc_id, chunk)))
+                    tail_updates.append((heads, seq, now, w.last_from, len(chunk), w.doc_id))
+            proj = project(w.kind, amdoc.read(w.doc), now)
+            r = proj.row
+            records.append((w.doc_id, w.kind, w.scope, r["parent"], r["number"], r["title"],
+                            r["category"], r["status"], r["village"], r["created_at"],
+                            r["updated_at"], r["closed_at"], r["outcome"], r["search"]))
+            followups += [(w.doc_id, m, due, done, sat) for m, due, done, sat in proj.followups]
+            self._remember(w.doc_id, heads, w.doc)
+            metas.append(DocMeta(w.doc_id, w.kind, w.scope, heads, seq, now, w.last_from))
+        if inserts:
+            await c.executemany(
+                "INSERT INTO docs(doc_id, kind, scope, snapshot, heads, seq, updated_at, "
+                "last_from) VALUES(?,?,?,?,?,?,?,?)", inserts)
+        if drop_tails:
+            await c.executemany("DELETE FROM doc_tail WHERE doc_id = ?", drop_tails)
+        if snapshots:
+            await c.executemany(
+                "UPDATE docs SET snapshot = ?, heads = ?, seq = ?, updated_at = ?, "
+                "last_from = ?, tail_count = 0, tail_bytes = 0 WHERE doc_id = ?", snapshots)
+        if tails:
+            await c.executemany("INSERT INTO doc_tail(doc_id, n, chunk) VALUES(?,?,?)", tails)
+            await c.executemany(
+                "UPDATE docs SET heads = ?, seq = ?, updated_at = ?, last_from = ?, "
+                "tail_count = tail_count + 1, tail_bytes = tail_bytes + ? WHERE doc_id = ?",
+                tail_updates)
+        await c.executemany(
             "INSERT OR REPLACE INTO records(doc_id, kind, scope, parent, number, title, "
             "category, status, village, created_at, updated_at, closed_at, outcome, search) "
-            "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (doc_id, kind, scope, row["parent"], row["number"], row["title"], row["category"],
-             row["status"], row["village"], row["created_at"], row["updated_at"],
-             row["closed_at"], row["outcome"], row["search"]),
-        )
-        await c.execute("DELETE FROM followups WHERE doc_id = ?", (doc_id,))
-        if proj.followups:
+            "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)", records)
+        if any(w.old is not None for w in items):
+            await c.executemany("DELETE FROM followups WHERE doc_id = ?",
+                                [(w.doc_id,) for w in items if w.old is not None])
+        if followups:
             await c.executemany(
                 "INSERT INTO followups(doc_id, month, due_date, done_date, satisfaction) "
-                "VALUES(?,?,?,?,?)",
-                [(doc_id, m, due, done, sat) for m, due, done, sat in proj.followups],
-            )
-
-    async def _write_doc(self, c: aiosqlite.Connection, doc_id: str, kind: str, scope: str,
-                         doc: Document, old: tuple[bytes, int, int, int] | None,
-                         last_from: str | None) -> DocMeta:
-        """Persist ``doc`` (new if ``old`` is None, else the row's heads and tail sizes
-        and snapshot length) and its projection; returns the new meta."""
-        seq = await self._next_seq(c)
-        now = _now()
-        heads = pack_heads(doc.get_heads())
-        if old is None:
-            snapshot = self._sealer.seal(doc_id, doc.save())
-            await c.execute(
-                "INSERT INTO docs(doc_id, kind, scope, snapshot, heads, seq, updated_at, "
-                "last_from) VALUES(?,?,?,?,?,?,?,?)",
-                (doc_id, kind, scope, snapshot, heads, seq, now, last_from),
-            )
-        else:
-            old_heads, tail_count, tail_bytes, snap_len = old
-            chunk = b"".join(ch.bytes for ch in doc.get_changes(unpack_heads(old_heads)))
-            if (tail_count + 1 > MAX_TAIL_CHUNKS
-                    or tail_bytes + len(chunk) > max(snap_len, MIN_COMPACT_BYTES)):
-                await c.execute("DELETE FROM doc_tail WHERE doc_id = ?", (doc_id,))
-                await c.execute(
-                    "UPDATE docs SET snapshot = ?, heads = ?, seq = ?, updated_at = ?, "
-                    "last_from = ?, tail_count = 0, tail_bytes = 0 WHERE doc_id = ?",
-                    (self._sealer.seal(doc_id, doc.save()), heads, seq, now, last_from, doc_id),
-                )
-            else:
-                await c.execute(
-                    "INSERT INTO doc_tail(doc_id, n, chunk) VALUES(?,?,?)",
-                    (doc_id, tail_count, self._sealer.seal(doc_id, chunk)),
-                )
-                await c.execute(
-                    "UPDATE docs SET heads = ?, seq = ?, updated_at = ?, last_from = ?, "
-                    "tail_count = tail_count + 1, tail_bytes = tail_bytes + ? WHERE doc_id = ?",
-                    (heads, seq, now, last_from, len(chunk), doc_id),
-                )
-        await self._put_projection(c, doc_id, kind, scope, doc, now)
-        self._remember(doc_id, heads, doc)
-        return DocMeta(doc_id, kind, scope, heads, seq, now, last_from)
+                "VALUES(?,?,?,?,?)", followups)
+        return metas
 
     def _remember(self, doc_id: str, heads: bytes, doc: Document) -> None:
         self._cache[doc_id] = (heads, doc)
@@ -299,7 +318,7 @@ class Store:
             async with c.execute("SELECT 1 FROM docs WHERE doc_id = ?", (doc_id,)) as cur:
                 if await cur.fetchone():
                     raise StoreError(f"document {doc_id} already exists", doc_id=doc_id)
-            return await self._write_doc(c, doc_id, kind, scope, doc, None, None)
+            return (await self._write_docs(c, [_Write(doc_id, kind, scope, doc, None, None)]))[0]
 
         meta = await self._write(run)
         self._notify(Committed((doc_id,), (kind,), "local", meta.seq))
@@ -323,12 +342,86 @@ class Store:
                 raise
             if sorted(doc.get_heads()) == sorted(before):
                 return meta, False
-            return await self._write_doc(c, doc_id, meta.kind, meta.scope, doc, old, None), True
+            w = _Write(doc_id, meta.kind, meta.scope, doc, old, None)
+            return (await self._write_docs(c, [w]))[0], True
 
         meta, changed = await self._write(run)
         if changed:
             self._notify(Committed((doc_id,), (meta.kind,), "local", meta.seq))
         return result_box[0], meta
+
+    async def _load_many_for_write(
+        self, c: aiosqlite.Connection, doc_ids: list[str]
+    ) -> dict[str, tuple[DocMeta, tuple[bytes, int, int, int], Document]]:
+        """Current state of the given documents that exist (batched: one query for rows,
+        one for the documents not in the cache)."""
+        out: dict[str, tuple[DocMeta, tuple[bytes, int, int, int], Document]] = {}
+        rows: list[Any] = []
+        for i in range(0, len(doc_ids), SQL_BATCH):
+            part = doc_ids[i:i + SQL_BATCH]
+            async with c.execute(
+                "SELECT doc_id, kind, scope, heads, seq, updated_at, last_from, tail_count, "
+                f"tail_bytes, length(snapshot) FROM docs WHERE doc_id IN "
+                f"({','.join('?' * len(part))})", part
+            ) as cur:
+                rows += await cur.fetchall()
+        missing = [r[0] for r in rows
+                   if not (r[0] in self._cache and self._cache[r[0]][0] == r[3])]
+        loaded = await self._load_docs(c, missing)
+        for doc_id, kind, scope, heads, seq, updated_at, last_from, tc, tb, sl in rows:
+            doc = loaded[doc_id] if doc_id in loaded else self._cache[doc_id][1]
+            out[doc_id] = (DocMeta(doc_id, kind, scope, heads, seq, updated_at, last_from),
+                           (heads, tc, tb, sl), doc)
+        return out
+
+    async def _load_docs(self, c: aiosqlite.Connection, doc_ids: list[str]) -> dict[str, Document]:
+        """Load many documents with one query per SQL_BATCH ids."""
+        parts: dict[str, list[bytes]] = {}
+        for i in range(0, len(doc_ids), SQL_BATCH):
+            part = doc_ids[i:i + SQL_BATCH]
+            marks = ",".join("?" * len(part))
+            async with c.execute(
+                f"SELECT doc_id, 0, -1, snapshot FROM docs WHERE doc_id IN ({marks}) "
+                f"UNION ALL SELECT doc_id, 1, n, chunk FROM doc_tail WHERE doc_id IN ({marks}) "
+                "ORDER BY 1, 2, 3", part + part
+            ) as cur:
+                for doc_id, _, _, blob in await cur.fetchall():
+                    parts.setdefault(doc_id, []).append(self._sealer.open(doc_id, blob))
+        out: dict[str, Document] = {}
+        for doc_id, chunks in parts.items():
+            try:
+                out[doc_id] = Document.load(b"".join(chunks))
+            except Exception as exc:
+                raise CorruptDoc(f"record {doc_id} does not load: {exc}",
+                                 doc_id=doc_id) from exc
+        return out
+
+    async def saved_many(self, doc_ids: list[str]) -> dict[str, bytes]:
+        """Whole documents as Automerge save() bytes, read in one consistent statement per
+        batch. A document without a tail is its stored snapshot as is (no Automerge work);
+        one with a tail is loaded and saved again, which is smaller than snapshot + tail."""
+        parts: dict[str, list[bytes]] = {}
+        for i in range(0, len(doc_ids), SQL_BATCH):
+            part = doc_ids[i:i + SQL_BATCH]
+            marks = ",".join("?" * len(part))
+            async with self._r.execute(
+                f"SELECT doc_id, 0, -1, snapshot FROM docs WHERE doc_id IN ({marks}) "
+                f"UNION ALL SELECT doc_id, 1, n, chunk FROM doc_tail WHERE doc_id IN ({marks}) "
+                "ORDER BY 1, 2, 3", part + part
+            ) as cur:
+                for doc_id, _, _, blob in await cur.fetchall():
+                    parts.setdefault(doc_id, []).append(self._sealer.open(doc_id, blob))
+        out: dict[str, bytes] = {}
+        for doc_id, chunks in parts.items():
+            if len(chunks) == 1:
+                out[doc_id] = chunks[0]
+            else:
+                try:
+                    out[doc_id] = Document.load(b"".join(chunks)).save()
+                except Exception as exc:
+                    raise CorruptDoc(f"record {doc_id} does not load: {exc}",
+                                     doc_id=doc_id) from exc
+        return out
 
     async def _load_for_write(self, c: aiosqlite.Connection, doc_id: str
                               ) -> tuple[DocMeta, tuple[bytes, int, int, int], Document]:
@@ -378,25 +471,27 @@ class Store:
         changed: list[DocMeta] = []
 
         async def run(c: aiosqlite.Connection) -> list[DocMeta]:
-            plans: list[tuple[Incoming, DocMeta | None, Any, Document]] = []
+            have = await self._load_many_for_write(c, [inc.doc_id for inc in incoming])
+            writes: list[_Write] = []
+            seen: set[str] = set()
             for inc in incoming:
                 if inc.kind not in KINDS:
                     raise ValidationError("bad_kind", f"unknown record kind {inc.kind!r}",
                                           doc_id=inc.doc_id)
                 check_scope(inc.scope)
-                existing: DocMeta | None = None
-                old = None
-                base = b""
-                if any(p[0].doc_id == inc.doc_id for p in plans):
+                if inc.doc_id in seen:
                     raise ValidationError("duplicate_doc", "a document appears twice in a batch",
                                           doc_id=inc.doc_id)
+                seen.add(inc.doc_id)
                 try:
-                    existing, old, have = await self._load_for_write(c, inc.doc_id)
-                    base = have.save()
-                except DocNotFound:
-                    pass
+                    theirs = Document.load(inc.data)
+                except Exception as exc:
+                    raise CorruptDoc(f"document {inc.doc_id} from {origin} does not load: {exc}",
+                                     doc_id=inc.doc_id) from exc
+                their_heads = inc.heads or pack_heads(theirs.get_heads())
+                existing, old, merged = have.get(inc.doc_id, (None, None, theirs))
                 if existing is not None and (existing.kind, existing.scope) != (inc.kind,
-                                                                                inc.scope):
+                                                                               inc.scope):
                     raise ValidationError(
                         "kind_scope_changed",
                         f"document {inc.doc_id} is a {existing.kind} in {existing.scope}; "
@@ -405,20 +500,19 @@ class Store:
                     )
                 if check is not None:
                     check(inc, existing)
-                try:
-                    merged = Document.load(base + inc.data)
-                except Exception as exc:
-                    raise CorruptDoc(f"document {inc.doc_id} from {origin} does not load: {exc}",
-                                     doc_id=inc.doc_id) from exc
-                plans.append((inc, existing, old, merged))
-            for inc, existing, old, merged in plans:
-                new_heads = pack_heads(merged.get_heads())
-                if existing is not None and new_heads == existing.heads:
-                    continue
+                if existing is not None:
+                    # Merging into the cached document is safe: a failed transaction
+                    # clears the cache, so no half-merged state outlives it.
+                    merged.merge(theirs)
+                    new_heads = pack_heads(merged.get_heads())
+                    if new_heads == existing.heads:
+                        continue
+                else:
+                    new_heads = their_heads
                 # The sender holds exactly these heads: no need to offer the doc back to it.
-                last_from = origin if inc.heads and inc.heads == new_heads else None
-                changed.append(await self._write_doc(
-                    c, inc.doc_id, inc.kind, inc.scope, merged, old, last_from))
+                last_from = origin if new_heads == their_heads else None
+                writes.append(_Write(inc.doc_id, inc.kind, inc.scope, merged, old, last_from))
+            changed.extend(await self._write_docs(c, writes))
             if checkpoint is not None:
                 peer_id, received_seq, scope_fp = checkpoint
                 await _advance_received(c, peer_id, received_seq, scope_fp)
@@ -616,11 +710,15 @@ class Store:
 
 async def _advance_received(c: aiosqlite.Connection, peer_id: str, received_seq: int,
                             scope_fp: str) -> None:
+    """Advance our checkpoint of a peer's feed. A different scope fingerprint means what
+    moves between us changed; the session then started from zero, so the new value
+    replaces the old one instead of taking the maximum."""
     await c.execute("INSERT OR IGNORE INTO peers(peer_id, scope_fp) VALUES(?, ?)",
                     (peer_id, scope_fp))
     await c.execute(
-        "UPDATE peers SET received_seq = max(received_seq, ?), last_seen = ? "
-        "WHERE peer_id = ? AND scope_fp = ?", (received_seq, _now(), peer_id, scope_fp))
+        "UPDATE peers SET received_seq = CASE WHEN scope_fp = ? THEN max(received_seq, ?) "
+        "ELSE ? END, scope_fp = ?, last_seen = ? WHERE peer_id = ?",
+        (scope_fp, received_seq, received_seq, scope_fp, _now(), peer_id))
 
 
 async def _ensure_store_id(c: aiosqlite.Connection) -> str:

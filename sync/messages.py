@@ -1,0 +1,59 @@
+"""The sync protocol's messages: one frozen dataclass each (see docs/protocol.md).
+
+    Hello   who I am, which protocol version I speak, how far into your feed I hold
+    Page    documents of my feed after your checkpoint, up to ``upto``; ``more`` if not done
+    Ack     I have committed your feed up to ``upto``
+    Error   I end this session: a stable ``code`` and a message for logs
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+PROTOCOL_VERSION = 1
+CAPABILITIES: tuple[str, ...] = ("full-docs", "zlib-pages")
+
+
+@dataclass(frozen=True)
+class Hello:
+    version: int
+    store_id: str  # the sender's store
+    node_id: str
+    role: str
+    county: str
+    village: str
+    # How far into the receiver's feed the sender holds everything, and which store the
+    # sender believes the receiver is: the number is only meaningful for that store.
+    have_seq: int = 0
+    have_store: str = ""
+    capabilities: tuple[str, ...] = CAPABILITIES
+
+
+@dataclass(frozen=True)
+class DocEntry:
+    doc_id: str
+    kind: str
+    scope: str
+    data: bytes  # Automerge save() of the whole document
+
+
+@dataclass(frozen=True)
+class Page:
+    since: int  # the checkpoint this page continues from
+    upto: int  # after merging, the receiver holds the sender's feed up to here
+    more: bool
+    docs: tuple[DocEntry, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Ack:
+    upto: int
+
+
+@dataclass(frozen=True)
+class Error:
+    code: str
+    message: str
+
+
+Message = Hello | Page | Ack | Error
