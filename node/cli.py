@@ -20,6 +20,7 @@ from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
+from relay.config import RelayConfigError  # noqa: E402 - composition root, see build_parser
 from store import StoreError
 from store.records import CATEGORIES, FOLLOWUP_MONTHS, PARTY_ROLES, STATUSES, Party
 from sync.errors import SyncError
@@ -97,6 +98,9 @@ def cmd_init(args: argparse.Namespace) -> int:
     home = Home(_home(args))
     cfg = home.init(village=args.village, village_name=args.name, county=args.county,
                     language=lang, director=args.director or "", force=args.force)
+    if args.relay:
+        cfg.relay_url = args.relay
+        home.save(cfg)
 
     async def create_store() -> None:
         node = await Node.open(home)
@@ -326,6 +330,118 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return asyncio.run(_with_node(args, run))
 
 
+def _progress_printer(lang: str) -> Callable[[Any], None]:
+    def show(c: Any) -> None:
+        if sys.stderr.isatty():
+            print("\r" + i18n.t(lang, "sync_progress", sent=c.docs_sent,
+                                 received=c.docs_changed), end="", file=sys.stderr, flush=True)
+    return show
+
+
+def _print_result(lang: str, label: str, result: Any) -> int:
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    if result.ok:
+        print(i18n.t(lang, "sync_ok", peer=label, sent=result.counters.docs_sent,
+                     received=result.counters.docs_changed,
+                     kb=round((result.bytes_sent + result.bytes_received) / 1024, 1),
+                     seconds=round(result.seconds, 2)))
+        return 0
+    print(i18n.t(lang, "sync_failed", peer=label,
+                 reason=i18n.sync_error_message(lang, result.error)), file=sys.stderr)
+    return 1
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from .daemon import Syncer
+
+    lang = _lang(args)
+
+    async def run(node: Node) -> int:
+        if args.relay:
+            node.config.relay_url = args.relay
+        syncer = Syncer(node, discovery=False)
+        if args.peer:
+            host, _, port = args.peer.rpartition(":")
+            if not host or not port.isdigit():
+                raise UsageError("usage_peer")
+            result = await syncer.sync_peer(host, int(port), progress=_progress_printer(lang))
+            return _print_result(lang, args.peer, result)
+        if not node.config.relay_url:
+            raise UsageError("usage_sync")
+        result = await syncer.sync_relay(progress=_progress_printer(lang))
+        return _print_result(lang, node.config.relay_url, result)
+
+    return asyncio.run(_with_node(args, run))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .daemon import Syncer
+
+    lang = _lang(args)
+
+    async def run(node: Node) -> int:
+        if args.relay:
+            node.config.relay_url = args.relay
+        interfaces = [args.host] if args.host not in ("0.0.0.0", "::") else None
+        syncer = Syncer(node, listen_host=args.host, listen_port=args.port,
+                        discovery=not args.no_discovery, discovery_interfaces=interfaces)
+
+        def on_event(event: Any) -> None:
+            from .events import PeerSeen, SyncFinished
+
+            if isinstance(event, SyncFinished):
+                if event.ok:
+                    print(i18n.t(lang, "serve_synced", peer=event.peer, sent=event.sent,
+                                 received=event.received), flush=True)
+                else:
+                    print(i18n.t(lang, "sync_failed", peer=event.peer,
+                                 reason=i18n.t(lang, event.error_code) if event.error_code
+                                 in i18n.MESSAGES[lang] else event.error), flush=True)
+            elif isinstance(event, PeerSeen) and event.present:
+                print(i18n.t(lang, "serve_peer", peer=event.peer_id, address=event.address),
+                      flush=True)
+
+        node.events.subscribe(on_event)
+        async with syncer:
+            print(i18n.t(lang, "serve_listening", port=syncer.bound_port,
+                         relay=node.config.relay_url or i18n.t(lang, "none")), flush=True)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            import signal
+
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
+        return 0
+
+    return asyncio.run(_with_node(args, run))
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    lang = _lang(args)
+
+    async def run(node: Node) -> int:
+        st = await node.sync_status()
+        if args.json:
+            emit_json(st)
+            return 0
+        print(i18n.t(lang, "status_relay", relay=st.relay_url or i18n.t(lang, "none")))
+        print(i18n.t(lang, "status_pending", n=st.pending_to_relay))
+        print(i18n.t(lang, "status_last", at=st.last_sync or i18n.t(lang, "never")))
+        for p in st.peers:
+            print(f"  {_pad(str(p.get('label') or p['peer_id'][:12]), 28)}"
+                  f"{i18n.t(lang, 'status_seen', at=p.get('last_seen') or '-')}")
+        for e in st.history[:5]:
+            mark = "✓" if e["ok"] else "✗"
+            what = "" if e["ok"] else f"  {e.get('error_code') or ''}"
+            print(f"  {mark} {e['finished_at']}  {e['peer_label']}  "
+                  f"↑{e['docs_sent']} ↓{e['docs_received']}{what}")
+        return 0
+
+    return asyncio.run(_with_node(args, run))
+
+
 DEMO_VILLAGE = ("BY", "白云村", "KC")
 
 
@@ -393,6 +509,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--name", required=True, help="village name, e.g. 白云村")
     s.add_argument("--county", default="local", help="county code (provisioning sets it)")
     s.add_argument("--director", help="the director's name")
+    s.add_argument("--lang", choices=LANGUAGES, default=argparse.SUPPRESS,
+                   help="language of the node: zh (default) or en")
+    s.add_argument("--relay", help="the county relay's URL, e.g. wss://relay.example:8765/v1/sync")
     s.add_argument("--force", action="store_true", help="overwrite an existing node config")
     s.set_defaults(func=cmd_init)
 
@@ -475,6 +594,27 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("tui", help="the directors' terminal UI")
     s.set_defaults(func=cmd_tui)
 
+    s = sub.add_parser("sync", help="sync once with the relay or a LAN peer")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--relay", metavar="URL", help="relay URL (default: the node's relay)")
+    g.add_argument("--peer", metavar="HOST:PORT", help="a node on the LAN")
+    s.set_defaults(func=cmd_sync)
+
+    s = sub.add_parser("serve", help="run sync in the background: LAN peers and the relay")
+    s.add_argument("--host", default="0.0.0.0", help="address to listen on for LAN peers")
+    s.add_argument("--port", type=int, help="port for LAN peers (default: the node's)")
+    s.add_argument("--relay", metavar="URL", help="relay URL (default: the node's relay)")
+    s.add_argument("--no-discovery", action="store_true", help="do not use zeroconf")
+    s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("status", help="last sync per peer, changes not yet at the relay")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_status)
+
+    # The CLI is the composition root: it alone wires the relay's commands in.
+    from relay.cli import add_commands as add_relay_commands
+
+    add_relay_commands(sub)
     for add in COMMAND_GROUPS:
         add(sub)
     return p
@@ -497,7 +637,7 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"villagecourt: {i18n.t(_lang(args), str(exc))}", file=sys.stderr)
         return 2
-    except (StoreError, ConfigError, SyncError) as exc:
+    except (StoreError, ConfigError, SyncError, RelayConfigError) as exc:
         log.info("command failed: %s", exc)
         print(f"villagecourt: {i18n.error_message(_lang(args), exc)}", file=sys.stderr)
         return 1

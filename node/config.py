@@ -20,6 +20,7 @@ from typing import Any
 import platformdirs
 
 from store import new_key, records
+from store.files import write_private
 
 ENV_HOME = "VILLAGECOURT_HOME"
 LANGUAGES = ("zh", "en")
@@ -149,14 +150,3 @@ class Home:
         self.save(cfg)
         return cfg
 
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write a file readable only by its owner (0600), atomically (write, fsync, rename)."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)

@@ -92,6 +92,34 @@ MESSAGES: dict[str, dict[str, str]] = {
         "month_n": "第{m}个月",
         "done_on": "已于 {date} 完成",
         "tui_missing": "终端界面无法启动：{reason}",
+        "usage_peer": "对等节点格式：主机:端口，例如 192.168.1.20:7457",
+        "usage_sync": "没有设置县级中继。请用 --relay 地址 指定，或 --peer 主机:端口。",
+        "sync_progress": "同步中：已发送 {sent} 条，已收到 {received} 条",
+        "sync_ok": "已与 {peer} 同步：发送 {sent} 条，收到 {received} 条（{kb} KB，{seconds} 秒）",
+        "sync_failed": "与 {peer} 同步失败：{reason}",
+        "serve_listening": "同步服务已启动：局域网端口 {port}，县级中继 {relay}。按 Ctrl+C 停止。",
+        "serve_peer": "发现本村节点 {peer}（{address}）",
+        "serve_synced": "已与 {peer} 同步：发送 {sent} 条，收到 {received} 条",
+        "status_relay": "县级中继：{relay}",
+        "status_pending": "尚未送达中继的改动：{n} 条",
+        "status_last": "上次成功同步：{at}",
+        "status_seen": "最近联系：{at}",
+        "never": "从未",
+        "connect_failed": "连接不上（网络不通或对方没有运行）。",
+        "timeout": "对方长时间没有响应，连接已断开。",
+        "transport_closed": "连接中断了，下次会从中断处继续。",
+        "protocol_error": "对方发来的数据格式不对，已拒绝。",
+        "bad_frame": "对方发来的数据格式不对，已拒绝。",
+        "frame_too_large": "对方发来的数据太大，已拒绝。",
+        "out_of_order": "对方发来的数据顺序不对，已拒绝。",
+        "bad_document": "对方发来了一条损坏的记录，本次未保存任何内容。",
+        "version_mismatch": "对方程序版本不兼容，请升级。",
+        "not_authorized": "对方无权读写这些记录，已拒绝。",
+        "wrong_county": "对方属于其他县，已拒绝。",
+        "nothing_shared": "双方之间没有可同步的记录。",
+        "peer_error": "对方结束了同步。",
+        "scopes_changed": "权限已变更，请再同步一次。",
+        "no_relay": "没有设置县级中继。",
     },
     "en": {
         "bad_category": "Unknown dispute category \"{value}\". One of: {allowed}",
@@ -172,6 +200,35 @@ MESSAGES: dict[str, dict[str, str]] = {
         "month_n": "month {m}",
         "done_on": "done on {date}",
         "tui_missing": "The terminal UI cannot start: {reason}",
+        "usage_peer": "Peer format: HOST:PORT, e.g. 192.168.1.20:7457",
+        "usage_sync": "No county relay is set. Give --relay URL, or --peer HOST:PORT.",
+        "sync_progress": "Syncing: {sent} sent, {received} received",
+        "sync_ok": "Synced with {peer}: {sent} sent, {received} received ({kb} KB, {seconds} s)",
+        "sync_failed": "Sync with {peer} failed: {reason}",
+        "serve_listening": ("Sync is running: LAN port {port}, county relay {relay}. "
+                            "Ctrl+C stops it."),
+        "serve_peer": "Found a node of this village: {peer} ({address})",
+        "serve_synced": "Synced with {peer}: {sent} sent, {received} received",
+        "status_relay": "County relay: {relay}",
+        "status_pending": "Changes not yet at the relay: {n}",
+        "status_last": "Last good sync: {at}",
+        "status_seen": "last seen {at}",
+        "never": "never",
+        "connect_failed": "Could not connect (no network, or the peer is not running).",
+        "timeout": "The peer stopped answering; the link was closed.",
+        "transport_closed": "The link broke; the next sync continues where it stopped.",
+        "protocol_error": "The peer sent malformed data; refused.",
+        "bad_frame": "The peer sent malformed data; refused.",
+        "frame_too_large": "The peer sent too much data at once; refused.",
+        "out_of_order": "The peer sent data out of order; refused.",
+        "bad_document": "The peer sent a damaged record; nothing of it was saved.",
+        "version_mismatch": "The peer runs an incompatible version; upgrade.",
+        "not_authorized": "The peer may not read or write these records; refused.",
+        "wrong_county": "The peer belongs to another county; refused.",
+        "nothing_shared": "There are no records the two sides may share.",
+        "peer_error": "The peer ended the sync.",
+        "scopes_changed": "Permissions changed; sync once more.",
+        "no_relay": "No county relay is set.",
     },
 }
 
@@ -227,4 +284,15 @@ def error_message(lang: str, exc: BaseException) -> str:
                  allowed=sep.join(f"{s}({status_label(lang, s)})" for s in STATUSES))
     if code and code in MESSAGES["en"]:
         return t(lang, code, **details)
+    return str(exc)
+
+
+def sync_error_message(lang: str, exc: BaseException | None) -> str:
+    """Plain words for a sync failure: by the error's code, or by its reason detail."""
+    if exc is None:
+        return t(lang, "peer_error")
+    details = getattr(exc, "details", {}) or {}
+    for key in (details.get("reason"), getattr(exc, "code", "")):
+        if key and key in MESSAGES["en"]:
+            return t(lang, key)
     return str(exc)

@@ -177,3 +177,46 @@ async def _merge_page(store: Store, session: SyncSession, action: MergePage) -> 
         raise RemoteProtocolError(f"peer sent a bad document: {exc}",
                                   code="bad_document") from exc
     return list(session.page_merged(page.upto, len(changed)))
+
+
+async def sync_as_client(transport: Transport, store: Store, me: Identity, *, label: str,
+                         progress: Progress | None = None,
+                         authenticated_peer: Identity | None = None,
+                         idle_timeout: float = IDLE_TIMEOUT_S) -> SessionResult:
+    """One session that we started (to the relay, or to a LAN peer), logged in sync_log.
+
+    ``label`` names the peer for people ("relay", a peer's address); the checkpoint we
+    offer is the one we hold for the store last seen under that label."""
+    rows = await store.query(
+        "SELECT peer_id, received_seq, scope_fp FROM peers WHERE label = ? "
+        "ORDER BY last_seen DESC LIMIT 1", (label,))
+    expect_store, expect_seq, expect_fp = rows[0] if rows else ("", 0, "")
+    session = SyncSession(True, me, store.store_id, expect_store=expect_store,
+                          expect_seq=int(expect_seq), expect_fp=expect_fp,
+                          authenticated_peer=authenticated_peer)
+    result = await run_session(transport, store, session, progress=progress, label=label,
+                               idle_timeout=idle_timeout)
+    await _finish(store, result, label)
+    return result
+
+
+async def sync_as_server(transport: Transport, store: Store, me: Identity, *,
+                         progress: Progress | None = None,
+                         authenticated_peer: Identity | None = None,
+                         idle_timeout: float = IDLE_TIMEOUT_S) -> SessionResult:
+    """One session a peer started with us, logged in sync_log under the peer's identity."""
+    session = SyncSession(False, me, store.store_id, authenticated_peer=authenticated_peer)
+    result = await run_session(transport, store, session, progress=progress,
+                               idle_timeout=idle_timeout)
+    label = result.peer.label if result.peer else transport.peer_label
+    await _finish(store, result, label)
+    return result
+
+
+async def _finish(store: Store, result: SessionResult, label: str) -> None:
+    try:
+        if result.peer_store:
+            await store.record_peer(result.peer_store, label=label)
+        await store.log_sync(result.log_entry(label))
+    except StoreError as exc:  # the session's outcome stands; only the log line is lost
+        log.warning("could not record the sync session: %s", exc)

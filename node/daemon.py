@@ -1,0 +1,274 @@
+"""The node daemon: the store and services of a Node, plus sync.
+
+``Syncer`` starts its parts in order and stops them in reverse (AsyncExitStack):
+
+    1. the LAN listener: an aiohttp server whose /v1/sync serves sessions to peers
+    2. discovery: zeroconf announce and browse of _villagecourt._tcp (node id and village
+       scope only, never personal data)
+    3. the loop: syncs with the relay when configured and with LAN peers of the same
+       village, with exponential backoff and jitter after failures, and soon after local
+       edits (SOON_AFTER_EDIT_S) so work reaches the county while a link is up
+
+Every session runs outside the UI's event handling; progress and outcomes are node events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import ssl
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from aiohttp import web
+
+from sync.discovery import Discovery, PeerEvent, PeerFound, PeerLost
+from sync.driver import SessionResult, sync_as_client, sync_as_server
+from sync.errors import SyncError
+from sync.messages import PROTOCOL_VERSION
+from sync.protocol import Counters
+from sync.schedule import Backoff, PeerSchedule
+from sync.scopes import Identity
+from sync.transport_ws import accept_ws, connect_ws
+
+from .events import PeerSeen, SyncFinished, SyncProgress, SyncStarted
+from .node import Node
+
+log = logging.getLogger(__name__)
+
+SOON_AFTER_EDIT_S = 5.0  # wait for a burst of edits to end, then sync
+LOOP_TICK_S = 1.0  # how often the loop looks at its schedule
+SYNC_PATH = "/v1/sync"
+
+
+def node_identity(node: Node) -> Identity:
+    c = node.config
+    return Identity(c.node_id, c.role, c.county, c.village)
+
+
+@dataclass
+class LanPeer:
+    node_id: str
+    host: str
+    port: int
+    schedule: PeerSchedule = field(default_factory=PeerSchedule)
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"ws://{host}:{self.port}{SYNC_PATH}"
+
+
+class Syncer:
+    """Sync for one node. ``start()`` runs the listener, discovery and the loop;
+    ``sync_relay``/``sync_peer`` run single sessions and work without ``start()``."""
+
+    def __init__(self, node: Node, *, listen_host: str = "0.0.0.0",
+                 listen_port: int | None = None, discovery: bool = True,
+                 discovery_interfaces: list[str] | None = None,
+                 backoff: Backoff | None = None, client_ssl: ssl.SSLContext | None = None,
+                 server_ssl: ssl.SSLContext | None = None, rng: random.Random | None = None,
+                 ) -> None:
+        self.node = node
+        self.identity = node_identity(node)
+        self.listen_host = listen_host
+        self.listen_port = node.config.listen_port if listen_port is None else listen_port
+        self.bound_port: int | None = None
+        self._discovery_on = discovery
+        self._discovery_interfaces = discovery_interfaces
+        self._backoff = backoff or Backoff()
+        self._client_ssl = client_ssl
+        self._server_ssl = server_ssl
+        self._rng = rng or random.Random()
+        self._stack: contextlib.AsyncExitStack | None = None
+        self._relay = PeerSchedule()
+        self.peers: dict[str, LanPeer] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._wake = asyncio.Event()
+        self._edited_at: float | None = None
+        self.online = False
+        self.discovery: Discovery | None = None
+
+    # --- life cycle --------------------------------------------------------------------
+    async def start(self) -> None:
+        stack = contextlib.AsyncExitStack()
+        await stack.__aenter__()
+        try:
+            await self._start_listener(stack)
+            if self._discovery_on:
+                await self._start_discovery(stack)
+            task = asyncio.create_task(self._loop(), name="villagecourt-sync-loop")
+            stack.push_async_callback(_cancel, task)
+            unsubscribe = self.node.subscribe(self._on_commit)
+            stack.callback(unsubscribe)
+        except BaseException:
+            await stack.aclose()
+            raise
+        self._stack = stack
+        self.node.syncer = self
+
+    async def stop(self) -> None:
+        if self._stack is not None:
+            stack, self._stack = self._stack, None
+            await stack.aclose()
+        if self.node.syncer is self:
+            self.node.syncer = None
+
+    async def __aenter__(self) -> "Syncer":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def _start_listener(self, stack: contextlib.AsyncExitStack) -> None:
+        app = web.Application()
+        app.router.add_get(SYNC_PATH, self._serve_session)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        site = web.TCPSite(runner, self.listen_host, self.listen_port,
+                           ssl_context=self._server_ssl)
+        await site.start()
+        server = site._server  # noqa: SLF001 - aiohttp exposes the bound port only here
+        sockets = getattr(server, "sockets", None) or []
+        self.bound_port = sockets[0].getsockname()[1] if sockets else self.listen_port
+        log.info("listening for LAN peers on %s:%s", self.listen_host, self.bound_port)
+
+    async def _start_discovery(self, stack: contextlib.AsyncExitStack) -> None:
+        assert self.bound_port is not None
+        self.discovery = Discovery(
+            node_id=self.identity.node_id, village_scope=self.node.config.scope,
+            port=self.bound_port, protocol_version=PROTOCOL_VERSION,
+            interfaces=self._discovery_interfaces, on_event=self._on_peer_event)
+        await self.discovery.start()
+        stack.push_async_callback(self.discovery.stop)
+
+    # --- serving peers -----------------------------------------------------------------
+    async def _serve_session(self, request: web.Request) -> web.StreamResponse:
+        transport = await accept_ws(request)
+        try:
+            result = await sync_as_server(transport, self.node.store, self.identity)
+        finally:
+            await transport.close()
+        self._emit_finished(result.peer.label if result.peer else transport.peer_label, result)
+        return transport.websocket
+
+    # --- discovery ---------------------------------------------------------------------
+    def _on_peer_event(self, event: PeerEvent) -> None:
+        if isinstance(event, PeerFound):
+            if event.village_scope != self.node.config.scope:
+                return  # another village's node: nothing may move between us on the LAN
+            known = self.peers.get(event.node_id)
+            if known is None or (known.host, known.port) != (event.host, event.port):
+                self.peers[event.node_id] = LanPeer(event.node_id, event.host, event.port)
+            self.node.events.emit(PeerSeen(event.node_id, event.node_id,
+                                           f"{event.host}:{event.port}"))
+            self._wake.set()
+        elif isinstance(event, PeerLost):
+            if self.peers.pop(event.node_id, None) is not None:
+                self.node.events.emit(PeerSeen(event.node_id, event.node_id, "", present=False))
+
+    def _on_commit(self, committed: Any) -> None:
+        if committed.origin == "local":
+            self._edited_at = time.monotonic()
+            self._wake.set()
+
+    # --- sessions ----------------------------------------------------------------------
+    async def sync_relay(self, *, progress: Callable[[Counters], None] | None = None
+                         ) -> SessionResult:
+        url = self.node.config.relay_url
+        if not url:
+            raise SyncError("no relay is configured for this node", code="no_relay")
+        result = await self._session(url, "relay", progress)
+        self.online = result.ok
+        return result
+
+    async def sync_peer(self, host: str, port: int, *,
+                        progress: Callable[[Counters], None] | None = None) -> SessionResult:
+        peer = LanPeer("", host, port)
+        return await self._session(peer.url, f"{host}:{port}", progress)
+
+    async def _session(self, url: str, label: str,
+                       progress: Callable[[Counters], None] | None) -> SessionResult:
+        lock = self._locks.setdefault(label, asyncio.Lock())
+        async with lock:  # one session per peer at a time
+            self.node.events.emit(SyncStarted(label))
+
+            def report(c: Counters) -> None:
+                self.node.events.emit(SyncProgress(label, c.docs_sent, c.docs_changed))
+                if progress:
+                    progress(c)
+
+            try:
+                transport = await connect_ws(url, ssl=self._client_ssl)
+            except SyncError as exc:
+                result = SessionResult(ok=False, peer=None, peer_store="", counters=Counters(),
+                                       bytes_sent=0, bytes_received=0, seconds=0.0, error=exc)
+                await self.node.store.log_sync(result.log_entry(label))
+                self._emit_finished(label, result)
+                return result
+            try:
+                result = await sync_as_client(transport, self.node.store, self.identity,
+                                              label=label, progress=report)
+            finally:
+                await transport.close()
+            self._emit_finished(label, result)
+            return result
+
+    def _emit_finished(self, label: str, result: SessionResult) -> None:
+        err = result.error
+        self.node.events.emit(SyncFinished(
+            label, result.ok, result.counters.docs_sent, result.counters.docs_changed,
+            err.code if err else "", str(err) if err else ""))
+
+    async def sync_now(self) -> list[SessionResult]:
+        """The relay (if configured) and every LAN peer found, one after another."""
+        results = []
+        if self.node.config.relay_url:
+            results.append(await self.sync_relay())
+        for peer in list(self.peers.values()):
+            results.append(await self.sync_peer(peer.host, peer.port))
+        return results
+
+    # --- the loop ----------------------------------------------------------------------
+    async def _loop(self) -> None:
+        while True:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), LOOP_TICK_S)
+            self._wake.clear()
+            now = time.monotonic()
+            edited = (self._edited_at is not None
+                      and now - self._edited_at >= SOON_AFTER_EDIT_S)
+            if self.node.config.relay_url and (self._relay.due(now) or edited):
+                await self._attempt("relay", self._relay, self.sync_relay)
+            for peer in list(self.peers.values()):
+                if peer.schedule.due(now) or edited:
+                    await self._attempt(peer.node_id, peer.schedule,
+                                        lambda p=peer: self.sync_peer(p.host, p.port))
+            if edited:
+                self._edited_at = None
+
+    async def _attempt(self, label: str, schedule: PeerSchedule,
+                       run: Callable[[], Any]) -> None:
+        try:
+            result = await run()
+            ok = bool(result.ok)
+        except Exception:  # the loop must survive anything a session throws
+            log.exception("sync with %s failed unexpectedly", label)
+            ok = False
+        now = time.monotonic()
+        if ok:
+            schedule.succeeded(now, self._backoff, self._rng)
+        else:
+            schedule.failed(now, self._backoff, self._rng)
+            log.info("next attempt with %s in %.0f s", label, schedule.next_at - now)
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -1,0 +1,100 @@
+"""The relay home: the county relay's settings, keys and store.
+
+    <home>/config.json      county, relay id, listen address
+    <home>/store.db         the county's store (every village's records)
+    <home>/keys/store.key   key sealing documents at rest (0600)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import platformdirs
+
+from store import new_key, records
+from store.files import write_private
+from sync.scopes import Identity
+
+ENV_RELAY_HOME = "VILLAGECOURT_RELAY_HOME"
+DEFAULT_HOST = "0.0.0.0"
+DEFAULT_PORT = 8765
+
+
+class RelayConfigError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.details: dict[str, str] = {}
+
+
+@dataclass
+class RelayConfig:
+    county: str
+    relay_id: str
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+
+    @property
+    def identity(self) -> Identity:
+        return Identity(self.relay_id, "relay", self.county)
+
+
+def default_relay_home() -> Path:
+    env = os.environ.get(ENV_RELAY_HOME)
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_data_dir("villagecourt-relay", appauthor=False))
+
+
+@dataclass(frozen=True)
+class RelayHome:
+    path: Path
+
+    @property
+    def config_file(self) -> Path:
+        return self.path / "config.json"
+
+    @property
+    def store_file(self) -> Path:
+        return self.path / "store.db"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.path / "keys"
+
+    def exists(self) -> bool:
+        return self.config_file.exists()
+
+    def load(self) -> RelayConfig:
+        if not self.exists():
+            raise RelayConfigError("no_relay", f"no relay at {self.path}; run "
+                                   "'villagecourt relay init --county CODE' first")
+        try:
+            return RelayConfig(**json.loads(self.config_file.read_text(encoding="utf-8")))
+        except (ValueError, TypeError) as exc:
+            raise RelayConfigError("bad_config",
+                                   f"{self.config_file} is not valid: {exc}") from None
+
+    def store_key(self) -> bytes:
+        return (self.keys_dir / "store.key").read_bytes()
+
+    def init(self, county: str, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
+             force: bool = False) -> RelayConfig:
+        if self.exists() and not force:
+            raise RelayConfigError("relay_exists", f"a relay already exists at {self.path}")
+        records.check_code(county, "county")
+        cfg = RelayConfig(county=county, relay_id="relay-" + secrets.token_hex(6), host=host,
+                          port=port)
+        self.keys_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.keys_dir, 0o700)
+        key_file = self.keys_dir / "store.key"
+        if not key_file.exists():
+            write_private(key_file, new_key())
+        write_private(self.config_file,
+                       json.dumps(asdict(cfg), ensure_ascii=False, indent=2).encode())
+        return cfg
+

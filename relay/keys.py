@@ -1,0 +1,18 @@
+"""Every aiohttp AppKey of the relay, in one place."""
+
+from __future__ import annotations
+
+import weakref
+
+from aiohttp import web
+
+from store import Store
+from sync.transport_ws import WsTransport
+
+from .config import RelayConfig
+from .metrics import Metrics
+
+CONFIG = web.AppKey("config", RelayConfig)
+STORE = web.AppKey("store", Store)
+SESSIONS = web.AppKey("sessions", weakref.WeakSet[WsTransport])
+METRICS = web.AppKey("metrics", Metrics)
