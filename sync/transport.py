@@ -53,11 +53,11 @@ class MemoryTransport:
 
     async def recv(self) -> bytes:
         if self._closed:
-            raise TransportClosed("transport is closed")
+            raise TransportClosed("transport is closed", reason="closed")
         frame = await self._inbox.get()
-        if frame is None:
+        if frame is None or self._closed:
             self._closed = True
-            raise TransportClosed("peer closed the link")
+            raise TransportClosed("the link was closed", reason="peer_closed")
         self.bytes_received += len(frame)
         return frame
 
@@ -65,6 +65,7 @@ class MemoryTransport:
         if not self._closed:
             self._closed = True
             await self._outbox.put(None)
+            self._inbox.put_nowait(None)  # wakes a recv of ours that is waiting
 
 
 def memory_pair(a_label: str = "a", b_label: str = "b") -> tuple[MemoryTransport, MemoryTransport]:

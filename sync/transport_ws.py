@@ -16,8 +16,12 @@ Rules
    an idle timeout, ``close()`` on our side -- raises TransportClosed with a short stable
    ``details["reason"]`` (peer_closed, heartbeat_timeout, idle_timeout, closed, reset,
    connect_failed). Once a transport has raised, every later call raises TransportClosed.
-4. Both ends set a heartbeat: aiohttp pings after ``heartbeat`` seconds without traffic and
-   gives the link up when no pong comes back within half of that.
+4. Both ends set a heartbeat: aiohttp pings after ``heartbeat`` seconds without receiving
+   anything and gives the link up when no pong comes back within half of that. The ping
+   queues behind whatever we are still sending, so everything in flight must cross the
+   link within ``heartbeat / 2``: at 64 kbit/s and the default 20 s, that is ~80 KB. The
+   driver keeps pages (and unacknowledged bytes) under that on slow links; a 100 KB frame
+   over 256 kbit/s with a 1 s heartbeat ends in heartbeat_timeout (tested).
 5. ``bytes_sent``/``bytes_received`` count payload bytes of binary frames, as the memory
    transport does. aiohttp does not expose the bytes on the socket; the wire adds 2-14
    bytes of framing per message (plus TLS records), which is small next to sync pages.
@@ -53,9 +57,10 @@ log = logging.getLogger(__name__)
 # default max_msg_size.
 MAX_FRAME_BYTES = 4 * 1024 * 1024
 
-# Seconds without any traffic before a ping; a missing pong after half of this ends the
-# link. 20 s notices a dead LAN peer or relay quickly while costing a few bytes per minute
-# on an idle rural link (a ping/pong pair is ~12 bytes).
+# Seconds without receiving anything before a ping; a missing pong after half of this ends
+# the link (rule 4 says what that asks of frame sizes on slow links). 20 s notices a dead
+# LAN peer or relay quickly while costing a few bytes per minute on an idle rural link
+# (a ping/pong pair is ~12 bytes).
 HEARTBEAT_S = 20.0
 
 # Seconds for TCP connect + TLS handshake + HTTP upgrade. Rural uplinks can take a few
@@ -262,7 +267,7 @@ class WsTransport:
 
 
 async def connect_ws(url: str, *, ssl: ssl_module.SSLContext | None = None,
-                     max_frame: int = MAX_FRAME_BYTES, heartbeat: float = HEARTBEAT_S,
+                     max_frame: int = MAX_FRAME_BYTES, heartbeat: float | None = HEARTBEAT_S,
                      timeout: float = CONNECT_TIMEOUT_S, compress: bool = False,
                      idle_timeout: float | None = None,
                      session: aiohttp.ClientSession | None = None) -> WsTransport:
@@ -270,9 +275,10 @@ async def connect_ws(url: str, *, ssl: ssl_module.SSLContext | None = None,
 
     ``ssl`` is the client context for wss:// (the county CA pinned, our node certificate
     loaded for mutual TLS); None means the system defaults. ``timeout`` bounds TCP connect,
-    TLS handshake and upgrade together. A session passed in is left open on close; without
-    one, a session is created and closed with the transport. Every failure to connect
-    raises TransportClosed(reason="connect_failed").
+    TLS handshake and upgrade together; ``heartbeat`` is in seconds (None turns it off,
+    leaving dead-peer detection to ``idle_timeout``). A session passed in is left open on
+    close; without one, a session is created and closed with the transport. Every failure
+    to connect raises TransportClosed(reason="connect_failed").
     """
     target = URL(url)
     label = str(target.origin()) if target.absolute else url
@@ -307,7 +313,7 @@ async def connect_ws(url: str, *, ssl: ssl_module.SSLContext | None = None,
 
 
 async def accept_ws(request: web.Request, *, max_frame: int = MAX_FRAME_BYTES,
-                    heartbeat: float = HEARTBEAT_S, compress: bool = True,
+                    heartbeat: float | None = HEARTBEAT_S, compress: bool = True,
                     idle_timeout: float | None = None) -> WsTransport:
     """Answer a WebSocket upgrade in an aiohttp handler and return it as a Transport.
 
