@@ -23,6 +23,7 @@ from typing import Any, Awaitable, Callable
 from relay.config import RelayConfigError  # noqa: E402 - composition root, see build_parser
 from store import StoreError
 from store.records import CATEGORIES, FOLLOWUP_MONTHS, PARTY_ROLES, STATUSES, Party
+from sync.enrolment import EnrolError
 from sync.errors import SyncError
 
 from . import i18n
@@ -143,8 +144,13 @@ def _short(text: str, width: int) -> str:
 
 
 def _pad(text: str, width: int) -> str:
-    used = sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
-    return text + " " * max(0, width - used)
+    """``text`` cut or padded to ``width`` columns, always followed by a space."""
+    text = _short(text, width - 2) if _width(text) > width - 1 else text
+    return text + " " * max(1, width - _width(text))
+
+
+def _width(text: str) -> int:
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
 
 
 def cmd_case_list(args: argparse.Namespace) -> int:
@@ -442,6 +448,55 @@ def cmd_status(args: argparse.Namespace) -> int:
     return asyncio.run(_with_node(args, run))
 
 
+def cmd_provision(args: argparse.Namespace) -> int:
+    from .identity import provision_file, provision_online
+
+    lang = args.lang or DEFAULT_LANGUAGE
+    home = Home(_home(args))
+    if args.file:
+        code = args.code or input("enrolment code / 登记码: ")
+        cfg = provision_file(home, Path(args.file), code, village_name=args.name or "",
+                             language=lang, director=args.director or "")
+    else:
+        if not args.relay or not args.token:
+            raise UsageError("usage_provision")
+        cfg = asyncio.run(provision_online(home, args.relay, args.token,
+                                           village_name=args.name or "", language=lang,
+                                           director=args.director or ""))
+    print(i18n.t(lang, "provisioned", node=cfg.node_id, role=cfg.role, village=cfg.village,
+                 county=cfg.county, home=home.path))
+    if cfg.relay_url and not args.no_sync:
+        # A replacement node gets its village's records back at once, if the relay is up.
+        async def first_sync(node: Node) -> int:
+            from .daemon import Syncer
+
+            result = await Syncer(node, discovery=False).sync_relay(
+                progress=_progress_printer(lang))
+            return _print_result(lang, cfg.relay_url, result)
+
+        return asyncio.run(_with_node(args, first_sync))
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from .doctor import FAIL, OK, run_checks
+
+    lang = _lang(args)
+
+    async def run(node: Node) -> int:
+        checks = await run_checks(node)
+        if args.json:
+            emit_json([{"check": c.name, "status": c.status, "message": c.text(lang)}
+                       for c in checks])
+        else:
+            marks = {OK: "✓", FAIL: "✗"}
+            for c in checks:
+                print(f"{marks.get(c.status, '!')} {c.text(lang)}")
+        return 1 if any(c.status == FAIL for c in checks) else 0
+
+    return asyncio.run(_with_node(args, run))
+
+
 DEMO_VILLAGE = ("BY", "白云村", "KC")
 
 
@@ -607,6 +662,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-discovery", action="store_true", help="do not use zeroconf")
     s.set_defaults(func=cmd_serve)
 
+    s = sub.add_parser("provision", help="enrol this machine as a node (technicians)")
+    s.add_argument("--relay", metavar="URL", help="the county relay, e.g. relay.example:8765")
+    s.add_argument("--token", help="the one-time code from 'villagecourt relay token'")
+    s.add_argument("--file", help="an enrolment file (no network needed)")
+    s.add_argument("--code", help="the code that opens the enrolment file")
+    s.add_argument("--name", help="the village's name, e.g. 白云村")
+    s.add_argument("--director", help="the director's name")
+    s.add_argument("--lang", choices=LANGUAGES, default=argparse.SUPPRESS)
+    s.add_argument("--no-sync", action="store_true", help="do not fetch the village's records")
+    s.set_defaults(func=cmd_provision)
+
+    s = sub.add_parser("doctor", help="check certificate, relay, clock, store and disk")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_doctor)
+
     s = sub.add_parser("status", help="last sync per peer, changes not yet at the relay")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_status)
@@ -623,7 +693,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+    # People read the one-line error; details go to the log with -v.
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command is None:
         # Plain `villagecourt`: the UI on a node that exists, else help.
@@ -637,7 +708,7 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"villagecourt: {i18n.t(_lang(args), str(exc))}", file=sys.stderr)
         return 2
-    except (StoreError, ConfigError, SyncError, RelayConfigError) as exc:
+    except (StoreError, ConfigError, SyncError, RelayConfigError, EnrolError) as exc:
         log.info("command failed: %s", exc)
         print(f"villagecourt: {i18n.error_message(_lang(args), exc)}", file=sys.stderr)
         return 1

@@ -25,16 +25,21 @@ from typing import Any, Callable
 
 from aiohttp import web
 
+from sync import revocations
+from sync.auth import peer_identity
 from sync.discovery import Discovery, PeerEvent, PeerFound, PeerLost
 from sync.driver import SessionResult, sync_as_client, sync_as_server
-from sync.errors import SyncError
-from sync.messages import PROTOCOL_VERSION
+from sync.errors import NotAuthorized, SyncError
+from sync.messages import PROTOCOL_VERSION, Error
 from sync.protocol import Counters
 from sync.schedule import Backoff, PeerSchedule
 from sync.scopes import Identity
+from sync.tls import serve_tls
 from sync.transport_ws import accept_ws, connect_ws
+from sync.wire import encode
 
 from .events import PeerSeen, SyncFinished, SyncProgress, SyncStarted
+from .identity import keys_of
 from .node import Node
 
 log = logging.getLogger(__name__)
@@ -45,6 +50,10 @@ SYNC_PATH = "/v1/sync"
 
 
 def node_identity(node: Node) -> Identity:
+    """Who this node is: its certificate's identity once provisioned, else its config."""
+    keys = keys_of(node.home)
+    if keys.provisioned():
+        return keys.identity()
     c = node.config
     return Identity(c.node_id, c.role, c.county, c.village)
 
@@ -56,10 +65,9 @@ class LanPeer:
     port: int
     schedule: PeerSchedule = field(default_factory=PeerSchedule)
 
-    @property
-    def url(self) -> str:
+    def url(self, secure: bool) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"ws://{host}:{self.port}{SYNC_PATH}"
+        return f"{'wss' if secure else 'ws'}://{host}:{self.port}{SYNC_PATH}"
 
 
 class Syncer:
@@ -74,6 +82,12 @@ class Syncer:
                  ) -> None:
         self.node = node
         self.identity = node_identity(node)
+        keys = keys_of(node.home)
+        # A provisioned node speaks mutual TLS pinned to its county CA, and only that.
+        self._ca = keys.ca() if keys.provisioned() else None
+        if keys.provisioned():
+            client_ssl = client_ssl or keys.client_context()
+            server_ssl = server_ssl or keys.server_context()
         self.listen_host = listen_host
         self.listen_port = node.config.listen_port if listen_port is None else listen_port
         self.bound_port: int | None = None
@@ -130,11 +144,15 @@ class Syncer:
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
-        site = web.TCPSite(runner, self.listen_host, self.listen_port,
-                           ssl_context=self._server_ssl)
-        await site.start()
-        server = site._server  # noqa: SLF001 - aiohttp exposes the bound port only here
-        sockets = getattr(server, "sockets", None) or []
+        if self._server_ssl is not None:
+            server = await serve_tls(runner.server, self.listen_host, self.listen_port,
+                                     self._server_ssl)
+            stack.callback(server.close)
+            sockets = list(server.sockets)
+        else:
+            site = web.TCPSite(runner, self.listen_host, self.listen_port)
+            await site.start()
+            sockets = list(getattr(site._server, "sockets", None) or [])  # noqa: SLF001
         self.bound_port = sockets[0].getsockname()[1] if sockets else self.listen_port
         log.info("listening for LAN peers on %s:%s", self.listen_host, self.bound_port)
 
@@ -148,10 +166,26 @@ class Syncer:
         stack.push_async_callback(self.discovery.stop)
 
     # --- serving peers -----------------------------------------------------------------
+    async def _authenticate(self, der: bytes | None) -> Identity | None:
+        """The peer's certificate identity (None when this node is not provisioned)."""
+        if self._ca is None:
+            return None
+        revoked = await revocations.current(self.node.store, self._ca, self.identity.county)
+        identity, _ = peer_identity(der, self._ca, revocations=revoked)
+        return identity
+
     async def _serve_session(self, request: web.Request) -> web.StreamResponse:
         transport = await accept_ws(request)
         try:
-            result = await sync_as_server(transport, self.node.store, self.identity)
+            try:
+                peer = await self._authenticate(transport.peer_certificate())
+            except NotAuthorized as exc:
+                log.warning("refused LAN peer %s: %s (%s)", transport.peer_label, exc, exc.code)
+                with contextlib.suppress(SyncError):
+                    await transport.send(encode(Error(exc.code, str(exc))))
+                return transport.websocket
+            result = await sync_as_server(transport, self.node.store, self.identity,
+                                          authenticated_peer=peer)
         finally:
             await transport.close()
         self._emit_finished(result.peer.label if result.peer else transport.peer_label, result)
@@ -190,7 +224,8 @@ class Syncer:
     async def sync_peer(self, host: str, port: int, *,
                         progress: Callable[[Counters], None] | None = None) -> SessionResult:
         peer = LanPeer("", host, port)
-        return await self._session(peer.url, f"{host}:{port}", progress)
+        return await self._session(peer.url(self._client_ssl is not None), f"{host}:{port}",
+                                   progress)
 
     async def _session(self, url: str, label: str,
                        progress: Callable[[Counters], None] | None) -> SessionResult:
@@ -204,20 +239,30 @@ class Syncer:
                     progress(c)
 
             try:
-                transport = await connect_ws(url, ssl=self._client_ssl)
-            except SyncError as exc:
+                result = await self._dial(url, label, report)
+            except SyncError as exc:  # no session ran: log the refusal ourselves
                 result = SessionResult(ok=False, peer=None, peer_store="", counters=Counters(),
                                        bytes_sent=0, bytes_received=0, seconds=0.0, error=exc)
                 await self.node.store.log_sync(result.log_entry(label))
-                self._emit_finished(label, result)
-                return result
-            try:
-                result = await sync_as_client(transport, self.node.store, self.identity,
-                                              label=label, progress=report)
-            finally:
-                await transport.close()
             self._emit_finished(label, result)
             return result
+
+    async def _dial(self, url: str, label: str,
+                    report: Callable[[Counters], None]) -> SessionResult:
+        """Connect, check who answered, run the session. Raises SyncError when no
+        session could start (unreachable, refused certificate, wrong kind of peer)."""
+        transport = await connect_ws(url, ssl=self._client_ssl)
+        try:
+            peer = await self._authenticate(transport.peer_certificate())
+            want_relay = label == "relay"
+            if peer is not None and (peer.role == "relay") != want_relay:
+                raise NotAuthorized(
+                    f"expected {'the county relay' if want_relay else 'a village node'} at "
+                    f"{url}, found {peer.label}", code="not_authorized")
+            return await sync_as_client(transport, self.node.store, self.identity, label=label,
+                                        progress=report, authenticated_peer=peer)
+        finally:
+            await transport.close()
 
     def _emit_finished(self, label: str, result: SessionResult) -> None:
         err = result.error

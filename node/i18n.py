@@ -120,6 +120,23 @@ MESSAGES: dict[str, dict[str, str]] = {
         "peer_error": "对方结束了同步。",
         "scopes_changed": "权限已变更，请再同步一次。",
         "no_relay": "没有设置县级中继。",
+        "usage_provision": "用法：villagecourt provision --relay 地址 --token 登记码，"
+                           "或 --file 登记文件 --code 登记码",
+        "provisioned": "本机已登记为节点 {node}（{role}，{county}/{village}），目录 {home}",
+        "bad_token": "登记码应为16位字母和数字。",
+        "unknown_token": "中继不认识这个登记码。",
+        "token_used": "这个登记码已经用过了，请向县里申请新的。",
+        "token_expired": "这个登记码已过期，请向县里申请新的。",
+        "relay_not_proven": "中继无法证明它签发了这个登记码：地址或登记码有误，或网络被劫持。"
+                            "没有发送任何内容。",
+        "relay_unreachable": "连不上县级中继，请检查地址和网络。",
+        "bad_enrol_file": "登记文件已损坏或无法读取。",
+        "wrong_enrol_code": "登记码打不开这个登记文件。",
+        "no_certificate": "对方没有出示证书，已拒绝。",
+        "expired": "证书已过期，请技术员重新登记。",
+        "not_yet_valid": "证书尚未生效，请检查本机时间。",
+        "revoked": "该节点已被吊销，拒绝同步。",
+        "bad_certificate": "证书无效。",
     },
     "en": {
         "bad_category": "Unknown dispute category \"{value}\". One of: {allowed}",
@@ -229,6 +246,23 @@ MESSAGES: dict[str, dict[str, str]] = {
         "peer_error": "The peer ended the sync.",
         "scopes_changed": "Permissions changed; sync once more.",
         "no_relay": "No county relay is set.",
+        "usage_provision": ("Usage: villagecourt provision --relay URL --token CODE, "
+                            "or --file FILE --code CODE"),
+        "provisioned": "This machine is now node {node} ({role}, {county}/{village}), home {home}",
+        "bad_token": "The enrolment code is 16 letters and digits.",
+        "unknown_token": "The relay does not know this enrolment code.",
+        "token_used": "This enrolment code was already used; ask the county for a new one.",
+        "token_expired": "This enrolment code has expired; ask the county for a new one.",
+        "relay_not_proven": ("The relay could not prove it issued this code: wrong address or "
+                             "code, or someone in between. Nothing was sent."),
+        "relay_unreachable": "Cannot reach the county relay; check the address and network.",
+        "bad_enrol_file": "The enrolment file is damaged or unreadable.",
+        "wrong_enrol_code": "The code does not open this enrolment file.",
+        "no_certificate": "The peer presented no certificate; refused.",
+        "expired": "The certificate has expired; a technician must enrol the node again.",
+        "not_yet_valid": "The certificate is not valid yet; check this computer's clock.",
+        "revoked": "This node has been revoked; sync refused.",
+        "bad_certificate": "The certificate is not valid.",
     },
 }
 

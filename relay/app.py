@@ -5,25 +5,32 @@ opens before the first request and closes after the last); open sync WebSockets 
 in a WeakSet and closed with GOING_AWAY on shutdown. No globals.
 
 Routes
-    GET /v1/sync    WebSocket: one sync session (docs/protocol.md)
+    GET /v1/sync    WebSocket: one sync session (docs/protocol.md), mutual TLS
+    POST /v1/enrol/hello, /v1/enrol    enrolment with a one-time token (relay/enrol.py)
     GET /healthz    200 with a small JSON body while the store answers
     GET /metrics    Prometheus text format
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import ssl
 import time
 import weakref
+from dataclasses import dataclass
 from pathlib import Path
 from typing import AsyncIterator
 
 from aiohttp import WSCloseCode, web
 
 from store import Store
+from sync.tls import serve_tls, server_context
 
 from . import keys
 from .config import RelayHome
+from .enrol import TokenStore
+from .enrol_routes import enrol_hello, enrol_node
 from .metrics import Metrics
 from .ws import sync_endpoint
 
@@ -49,13 +56,18 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(text=body, content_type="text/plain", charset="utf-8")
 
 
-def create_app(home: Path | RelayHome) -> web.Application:
+def create_app(home: Path | RelayHome, *, tls: bool = True) -> web.Application:
+    """The relay application. ``tls=False`` (development only) trusts each Hello's claims
+    and must not face a network; with TLS every sync peer is who its certificate says."""
     h = home if isinstance(home, RelayHome) else RelayHome(Path(home))
     cfg = h.load()
-    app = web.Application()
+    app = web.Application(client_max_size=64 * 1024)
     app[keys.CONFIG] = cfg
     app[keys.METRICS] = Metrics()
     app[keys.SESSIONS] = weakref.WeakSet()
+    app[keys.CA] = h.ca
+    app[keys.TOKENS] = TokenStore(h.tokens_file)
+    app[keys.TLS] = tls
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
         app[keys.STORE] = await Store.open(h.store_file, key=h.store_key())
@@ -72,6 +84,67 @@ def create_app(home: Path | RelayHome) -> web.Application:
     app.cleanup_ctx.append(store_ctx)
     app.on_shutdown.append(close_sessions)
     app.router.add_get("/v1/sync", sync_endpoint)
+    app.router.add_post("/v1/enrol/hello", enrol_hello)
+    app.router.add_post("/v1/enrol", enrol_node)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     return app
+
+
+def tls_context(home: RelayHome) -> ssl.SSLContext:
+    ca = home.ca
+    return server_context(ca.relay_cert_file, ca.relay_key_file, ca.ca_cert_file)
+
+
+@dataclass
+class RunningRelay:
+    """A started relay: its app, the bound port, and how to stop it."""
+
+    app: web.Application
+    runner: web.AppRunner
+    port: int
+    server: asyncio.Server | None = None
+
+    @property
+    def store(self) -> Store:
+        return self.app[keys.STORE]
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+        await self.runner.cleanup()
+
+
+async def start(home: RelayHome, host: str, port: int, *, tls: bool = True) -> RunningRelay:
+    """Open the store and listen; with TLS every handshake is checked (sync/tls.py)."""
+    app = create_app(home, tls=tls)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=10.0)
+    await runner.setup()
+    try:
+        if tls:
+            metrics = app[keys.METRICS]
+
+            def refused(who: str, why: str) -> None:
+                metrics.refusals["tls_handshake"] += 1
+
+            server = await serve_tls(runner.server, host, port, tls_context(home),
+                                     on_refused=refused)
+            bound = server.sockets[0].getsockname()[1]
+            return RunningRelay(app, runner, bound, server)
+        log.warning("event=insecure_mode note=\"no TLS: development only\"")
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        bound = runner.addresses[0][1]
+        return RunningRelay(app, runner, bound)
+    except BaseException:
+        await runner.cleanup()
+        raise
+
+
+async def serve(home: RelayHome, host: str, port: int, *, tls: bool = True) -> None:
+    """Run the relay until cancelled (SIGINT/SIGTERM in the CLI)."""
+    relay = await start(home, host, port, tls=tls)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await relay.stop()

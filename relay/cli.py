@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
+import signal
 import sys
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
+from store import records
 
 from .config import DEFAULT_PORT, ENV_RELAY_HOME, RelayHome, default_relay_home
 
@@ -20,27 +22,98 @@ def _home(args: argparse.Namespace) -> RelayHome:
 
 def cmd_relay_init(args: argparse.Namespace) -> int:
     home = _home(args)
-    cfg = home.init(args.county, host=args.host, port=args.port, force=args.force)
+    cfg = home.init(args.county, host=args.host, port=args.port, public_url=args.url,
+                    force=args.force)
     print(f"relay for county {cfg.county} created at {home.path} (id {cfg.relay_id})")
     return 0
 
 
 def cmd_relay_serve(args: argparse.Namespace) -> int:
-    from .app import create_app
+    from .app import serve
 
     home = _home(args)
     cfg = home.load()
     host = args.host or cfg.host
     port = args.port if args.port is not None else cfg.port
-    logging.getLogger("relay").setLevel(logging.INFO)
-    logging.getLogger("relay.sync").setLevel(logging.INFO)
+    for name in ("relay", "relay.sync", "relay.enrol", "sync.tls"):
+        logging.getLogger(name).setLevel(logging.INFO)
     if not logging.getLogger().handlers:
         logging.basicConfig(stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
+    scheme = "http" if args.insecure else "https"
     print(f"relay for county {cfg.county} listening on {host}:{port} "
-          f"(health: http://{host}:{port}/healthz)", flush=True)
-    web.run_app(create_app(home), host=host, port=port, print=None, access_log=None,
-                shutdown_timeout=10.0)
+          f"(health: {scheme}://{host}:{port}/healthz)", flush=True)
+    if args.insecure:
+        print("WARNING: --insecure: no TLS and no certificates; for a demo on one machine "
+              "only", file=sys.stderr, flush=True)
+
+    async def main() -> None:
+        task = asyncio.ensure_future(serve(home, host, port, tls=not args.insecure))
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+
+    asyncio.run(main())
     return 0
+
+
+def cmd_relay_token(args: argparse.Namespace) -> int:
+    from sync.enrolment import pretty
+
+    from .enrol import TokenStore, parse_duration
+
+    home = _home(args)
+    cfg = home.load()
+    records.check_code(args.village, "village")
+    code, expires = TokenStore(home.tokens_file).issue(args.village, args.role,
+                                                       parse_duration(args.expires))
+    print(f"enrolment code for a {args.role} of village {args.village} "
+          f"(county {cfg.county}), valid once until {expires}:")
+    print(f"\n    {pretty(code)}\n")
+    print(f"on the new machine: villagecourt provision --relay {cfg.sync_url} "
+          f"--token {pretty(code)}")
+    return 0
+
+
+def cmd_relay_enrol_file(args: argparse.Namespace) -> int:
+    from sync.enrolment import pretty
+
+    from .enrol import write_enrol_file
+
+    home = _home(args)
+    cfg = home.load()
+    records.check_code(args.village, "village")
+    code = write_enrol_file(Path(args.out), home.ca, cfg.county, args.village, args.role,
+                            cfg.sync_url)
+    print(f"enrolment file written to {args.out} for a {args.role} of village "
+          f"{args.village}.")
+    print(f"give the technician this code separately from the file:\n\n    {pretty(code)}\n")
+    print(f"on the new machine: villagecourt provision --file {args.out} --code {pretty(code)}")
+    return 0
+
+
+def cmd_relay_revoke(args: argparse.Namespace) -> int:
+    from store import Store
+
+    from .revoke import revoke
+
+    home = _home(args)
+    cfg = home.load()
+
+    async def run() -> int:
+        store = await Store.open(home.store_file, key=home.store_key())
+        try:
+            version = await revoke(store, home.ca, cfg.county, args.node_id, args.reason or "")
+        finally:
+            await store.close()
+        print(f"node {args.node_id} revoked (revocation list version {version}); the relay "
+              "refuses it from now on, and every node once it has synced.")
+        return 0
+
+    return asyncio.run(run())
 
 
 def add_commands(sub: Any) -> None:
@@ -53,11 +126,29 @@ def add_commands(sub: Any) -> None:
     s.add_argument("--county", required=True)
     s.add_argument("--host", default="0.0.0.0")
     s.add_argument("--port", type=int, default=DEFAULT_PORT)
+    s.add_argument("--url", default="", help="the address nodes use, e.g. "
+                                             "wss://relay.example:8765/v1/sync")
     s.add_argument("--force", action="store_true")
     s.set_defaults(func=cmd_relay_init)
     s = rsub.add_parser("serve", help="run the relay")
     s.add_argument("--host")
     s.add_argument("--port", type=int)
+    s.add_argument("--insecure", action="store_true",
+                   help="no TLS, trust what peers claim (a demo on one machine only)")
     s.set_defaults(func=cmd_relay_serve)
+    s = rsub.add_parser("token", help="a one-time enrolment code for a new node")
+    s.add_argument("--village", required=True)
+    s.add_argument("--role", choices=["director", "judge"], default="director")
+    s.add_argument("--expires", default="24h", help="e.g. 30m, 24h, 7d (default 24h)")
+    s.set_defaults(func=cmd_relay_token)
+    s = rsub.add_parser("enrol-file", help="an enrolment file for a machine with no network")
+    s.add_argument("--village", required=True)
+    s.add_argument("--role", choices=["director", "judge"], default="director")
+    s.add_argument("--out", required=True, help="file to write, e.g. /media/usb/by.enrol")
+    s.set_defaults(func=cmd_relay_enrol_file)
+    s = rsub.add_parser("revoke", help="revoke a node (stolen or retired)")
+    s.add_argument("node_id")
+    s.add_argument("--reason")
+    s.set_defaults(func=cmd_relay_revoke)
 
 

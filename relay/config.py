@@ -19,6 +19,8 @@ from store import new_key, records
 from store.files import write_private
 from sync.scopes import Identity
 
+from .ca import CountyCA
+
 ENV_RELAY_HOME = "VILLAGECOURT_RELAY_HOME"
 DEFAULT_HOST = "0.0.0.0"
 DEFAULT_PORT = 8765
@@ -37,10 +39,18 @@ class RelayConfig:
     relay_id: str
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
+    public_url: str = ""  # what nodes dial, e.g. wss://relay.county.example:8765/v1/sync
 
     @property
     def identity(self) -> Identity:
         return Identity(self.relay_id, "relay", self.county)
+
+    @property
+    def sync_url(self) -> str:
+        if self.public_url:
+            return self.public_url
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"wss://{host}:{self.port}/v1/sync"
 
 
 def default_relay_home() -> Path:
@@ -82,19 +92,32 @@ class RelayHome:
     def store_key(self) -> bytes:
         return (self.keys_dir / "store.key").read_bytes()
 
+    @property
+    def ca(self) -> CountyCA:
+        return CountyCA(self.keys_dir)
+
+    @property
+    def tokens_file(self) -> Path:
+        return self.path / "enrol.db"
+
     def init(self, county: str, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-             force: bool = False) -> RelayConfig:
+             public_url: str = "", force: bool = False) -> RelayConfig:
+        """Create the relay home: store key, county CA and the relay's certificate."""
         if self.exists() and not force:
             raise RelayConfigError("relay_exists", f"a relay already exists at {self.path}")
         records.check_code(county, "county")
         cfg = RelayConfig(county=county, relay_id="relay-" + secrets.token_hex(6), host=host,
-                          port=port)
+                          port=port, public_url=public_url)
         self.keys_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.keys_dir, 0o700)
         key_file = self.keys_dir / "store.key"
         if not key_file.exists():
             write_private(key_file, new_key())
+        if force or not self.ca.exists():
+            self.ca.create(county, cfg.identity)
+        else:
+            self.ca.issue_relay(cfg.identity)
         write_private(self.config_file,
-                       json.dumps(asdict(cfg), ensure_ascii=False, indent=2).encode())
+                      json.dumps(asdict(cfg), ensure_ascii=False, indent=2).encode())
         return cfg
 

@@ -6,22 +6,57 @@ import logging
 
 from aiohttp import web
 
+from sync import revocations
+from sync.auth import peer_identity
 from sync.driver import sync_as_server
+from sync.errors import NotAuthorized, SyncError
+from sync.messages import Error
+from sync.scopes import Identity
+from sync.tls import peer_der
 from sync.transport_ws import accept_ws
+from sync.wire import encode
 
 from . import keys
 
 log = logging.getLogger("relay.sync")
 
 
+async def authenticate(request: web.Request) -> Identity | None:
+    """The peer's identity from its TLS certificate (None in insecure development mode).
+    Raises NotAuthorized with the reason: no, foreign, expired or revoked certificate."""
+    app = request.app
+    if not app[keys.TLS]:
+        return None
+    ca = app[keys.CA].cert()
+    der = peer_der(request.transport.get_extra_info) if request.transport else None
+    revoked = await revocations.current(app[keys.STORE], ca, app[keys.CONFIG].county)
+    identity, _ = peer_identity(der, ca, revocations=revoked)
+    return identity
+
+
 async def sync_endpoint(request: web.Request) -> web.StreamResponse:
     app = request.app
+    metrics = app[keys.METRICS]
+    try:
+        peer = await authenticate(request)
+    except NotAuthorized as exc:
+        # Refused before any record is exchanged: tell the peer why, then close.
+        metrics.refusals[exc.code] += 1
+        log.warning("event=sync_refused remote=%s code=%s reason=%s", request.remote,
+                    exc.code, exc)
+        transport = await accept_ws(request)
+        try:
+            await transport.send(encode(Error(exc.code, str(exc))))
+        except SyncError:
+            pass
+        await transport.close()
+        return transport.websocket
     transport = await accept_ws(request)
     app[keys.SESSIONS].add(transport)
-    metrics = app[keys.METRICS]
     metrics.sessions_active += 1
     try:
-        result = await sync_as_server(transport, app[keys.STORE], app[keys.CONFIG].identity)
+        result = await sync_as_server(transport, app[keys.STORE], app[keys.CONFIG].identity,
+                                      authenticated_peer=peer)
     finally:
         metrics.sessions_active -= 1
         await transport.close()

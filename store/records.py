@@ -28,7 +28,8 @@ CONSULTATION = "consultation"
 CONTENT = "content"
 SCREENING = "screening"
 WARNING = "warning"
-KINDS = (VILLAGE, CASE, CONSULTATION, CONTENT, SCREENING, WARNING)
+REVOCATION = "revocation"  # the county's signed revocation list (one document per county)
+KINDS = (VILLAGE, CASE, CONSULTATION, CONTENT, SCREENING, WARNING, REVOCATION)
 
 # --- scopes ----------------------------------------------------------------------------
 _CODE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")

@@ -1,0 +1,170 @@
+"""Enrolment: one-time tokens, the enrolment endpoints, and offline enrolment files.
+
+A technician runs ``villagecourt relay token --village BY --role director`` and gets a
+16-character code (80 bits, Crockford base32, typed in groups: ``7KQ2-MX9P-RT4W-ZH3N``).
+On the new machine ``villagecourt provision --relay URL --token CODE``:
+
+1. ``POST /v1/enrol/hello {lookup, nonce}`` (TLS, not yet verified): the relay answers
+   with its CA certificate and ``proof = HMAC-SHA256(sha256(code), nonce || ca_der)``. Only
+   someone who knows the code can make the proof, so the node pins the real county CA
+   without trusting the network, and without the code crossing it.
+2. ``POST /v1/enrol {code, public_key}`` over TLS verified against that CA: the relay
+   checks the token (unknown, used, expired → refused, each with its code), marks it used
+   in the same transaction, and returns the node's certificate.
+
+Tokens are stored only as SHA-256 hashes in ``<relay home>/enrol.db``; a code never
+appears in a log line. ``lookup`` is the first four characters, enough to find the
+token, not enough to guess it (60 bits remain).
+
+Offline: ``villagecourt relay enrol-file`` makes the node's key and certificate on the
+relay machine and writes them into a file sealed with a fresh code (scrypt + AES-GCM);
+``villagecourt provision --file F --code CODE`` opens it on a machine with no network.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from sync.enrolment import (
+    LOOKUP_CHARS,
+    EnrolError,
+    code_hash,
+    new_code,
+    seal_enrol_file,
+)
+from sync.scopes import Identity
+
+from .ca import CountyCA, cert_pem, issue, new_node_id, private_pem
+
+DEFAULT_TTL = dt.timedelta(hours=24)
+ENROL_ROLES = ("director", "judge")
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """'24h', '30m', '7d' → a timedelta."""
+    units = {"m": 60, "h": 3600, "d": 86400}
+    t = text.strip().lower()
+    if len(t) < 2 or t[-1] not in units or not t[:-1].isdigit() or int(t[:-1]) <= 0:
+        raise EnrolError("bad_duration", "durations are like 30m, 24h or 7d")
+    return dt.timedelta(seconds=int(t[:-1]) * units[t[-1]])
+
+
+@dataclass(frozen=True)
+class Token:
+    lookup: str
+    village: str
+    role: str
+    expires_at: str
+    used_at: str | None
+    node_id: str | None
+
+
+class TokenStore:
+    """Tokens in SQLite (stdlib sqlite3: tiny, rare writes, shared by the CLI and the
+    running relay through SQLite's own locking)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        with self._db() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS tokens (digest BLOB PRIMARY KEY, lookup TEXT NOT NULL,"
+                " village TEXT NOT NULL, role TEXT NOT NULL, created_at TEXT NOT NULL,"
+                " expires_at TEXT NOT NULL, used_at TEXT, node_id TEXT) STRICT")
+        os.chmod(path, 0o600)
+
+    def _db(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=5, isolation_level=None)
+        db.execute("PRAGMA journal_mode = WAL")
+        return db
+
+    def issue(self, village: str, role: str, ttl: dt.timedelta = DEFAULT_TTL) -> tuple[str, str]:
+        if role not in ENROL_ROLES:
+            raise EnrolError("bad_role", f"role must be one of {', '.join(ENROL_ROLES)}")
+        code = new_code()
+        now = dt.datetime.now(dt.timezone.utc)
+        expires = (now + ttl).isoformat(timespec="seconds")
+        with self._db() as db:
+            db.execute("INSERT INTO tokens VALUES(?,?,?,?,?,?,NULL,NULL)",
+                       (code_hash(code), code[:LOOKUP_CHARS], village, role,
+                        now.isoformat(timespec="seconds"), expires))
+        return code, expires
+
+    def digests_for(self, lookup: str) -> list[bytes]:
+        """Every token with this lookup, used and expired ones too: proving the CA to a
+        node with a spent code lets step 2 tell it plainly that the code was used."""
+        with self._db() as db:
+            return [r[0] for r in db.execute("SELECT digest FROM tokens WHERE lookup = ?",
+                                             (lookup.upper(),))]
+
+    def consume(self, code: str, node_id: str) -> Token:
+        """Mark the token used by ``node_id``; refuse unknown, used or expired tokens."""
+        digest = code_hash(code)
+        now = dt.datetime.now(dt.timezone.utc)
+        db = self._db()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            row = db.execute("SELECT lookup, village, role, expires_at, used_at FROM tokens "
+                             "WHERE digest = ?", (digest,)).fetchone()
+            if row is None:
+                raise EnrolError("unknown_token", "this enrolment code is not known here")
+            lookup, village, role, expires_at, used_at = row
+            if used_at is not None:
+                raise EnrolError("token_used", "this enrolment code was already used")
+            if dt.datetime.fromisoformat(expires_at) < now:
+                raise EnrolError("token_expired", "this enrolment code has expired")
+            db.execute("UPDATE tokens SET used_at = ?, node_id = ? WHERE digest = ?",
+                       (now.isoformat(timespec="seconds"), node_id, digest))
+            db.execute("COMMIT")
+            return Token(lookup, village, role, expires_at, now.isoformat(), node_id)
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        finally:
+            db.close()
+
+    def list(self) -> list[Token]:
+        with self._db() as db:
+            return [Token(*r) for r in db.execute(
+                "SELECT lookup, village, role, expires_at, used_at, node_id FROM tokens "
+                "ORDER BY created_at DESC")]
+
+
+def enrol(ca: CountyCA, tokens: TokenStore, county: str, code: str,
+          public_key_pem: str) -> dict[str, str]:
+    """Issue a certificate for a node presenting a valid token (step 2)."""
+    try:
+        key = serialization.load_pem_public_key(public_key_pem.encode())
+    except ValueError:
+        raise EnrolError("bad_key", "the node's public key does not parse") from None
+    if not isinstance(key, ed25519.Ed25519PublicKey):
+        raise EnrolError("bad_key", "the node's key must be Ed25519")
+    node_id = new_node_id()
+    token = tokens.consume(code, node_id)
+    identity = Identity(node_id, token.role, county, token.village)
+    cert = issue(ca.key(), ca.cert(), key, identity)
+    return {"node_id": node_id, "role": token.role, "county": county,
+            "village": token.village, "cert_pem": cert_pem(cert).decode()}
+
+
+# --- offline enrolment files ---------------------------------------------------------------
+def write_enrol_file(path: Path, ca: CountyCA, county: str, village: str, role: str,
+                     relay_url: str) -> str:
+    """Make a node key and certificate and seal them into ``path``; returns the code."""
+    if role not in ENROL_ROLES:
+        raise EnrolError("bad_role", f"role must be one of {', '.join(ENROL_ROLES)}")
+    key = ed25519.Ed25519PrivateKey.generate()
+    node_id = new_node_id()
+    cert = issue(ca.key(), ca.cert(), key.public_key(), Identity(node_id, role, county, village))
+    return seal_enrol_file(path, {
+        "node_id": node_id, "county": county, "village": village, "role": role,
+        "relay_url": relay_url, "key_pem": private_pem(key).decode(),
+        "cert_pem": cert_pem(cert).decode(), "ca_pem": cert_pem(ca.cert()).decode(),
+    }, {"county": county, "village": village, "role": role})

@@ -1,0 +1,65 @@
+"""HTTP endpoints of enrolment (see relay/enrol.py for the scheme)."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from sync.enrolment import LOOKUP_CHARS, EnrolError, proof
+
+from . import keys
+from .ca import cert_pem
+from .enrol import enrol
+
+log = logging.getLogger("relay.enrol")
+MAX_BODY = 16 * 1024
+
+
+async def _json(request: web.Request) -> dict[str, object]:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=request.content_length)
+    try:
+        body = await request.json()
+    except ValueError:
+        raise web.HTTPBadRequest(text="expected a JSON body") from None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text="expected a JSON object")
+    return body
+
+
+async def enrol_hello(request: web.Request) -> web.Response:
+    """Step 1: the CA certificate and a proof made with each open token of that lookup."""
+    body = await _json(request)
+    lookup, nonce_hex = str(body.get("lookup", "")), str(body.get("nonce", ""))
+    try:
+        nonce = bytes.fromhex(nonce_hex)
+    except ValueError:
+        raise web.HTTPBadRequest(text="nonce must be hex") from None
+    if len(lookup) != LOOKUP_CHARS or not 16 <= len(nonce) <= 64:
+        raise web.HTTPBadRequest(text="lookup or nonce has the wrong size")
+    ca = request.app[keys.CA].cert()
+    der = ca.public_bytes(Encoding.DER)
+    proofs = [proof(d, nonce, der) for d in request.app[keys.TOKENS].digests_for(lookup)]
+    return web.json_response({"ca_pem": cert_pem(ca).decode(), "proofs": proofs,
+                              "county": request.app[keys.CONFIG].county})
+
+
+async def enrol_node(request: web.Request) -> web.Response:
+    """Step 2: a certificate for the node's key, if the token is good."""
+    body = await _json(request)
+    app = request.app
+    cfg = app[keys.CONFIG]
+    try:
+        result = enrol(app[keys.CA], app[keys.TOKENS], cfg.county, str(body.get("code", "")),
+                       str(body.get("public_key", "")))
+    except EnrolError as exc:
+        app[keys.METRICS].refusals[f"enrol_{exc.code}"] += 1
+        log.warning("event=enrol_refused remote=%s code=%s", request.remote, exc.code)
+        return web.json_response({"error": exc.code, "message": str(exc)}, status=403)
+    log.info("event=enrolled node=%s village=%s role=%s remote=%s", result["node_id"],
+             result["village"], result["role"], request.remote)
+    return web.json_response({**result, "relay_url": cfg.sync_url})
+
+
