@@ -51,7 +51,8 @@ from .scopes import Identity, accept_set, offer_set, permissions
 
 WINDOW = 4  # pages in flight: fills a 400 ms round trip at 64 kbit/s with ~3 KB pages
 PAGE_DOCS = 500  # documents per page at most
-PAGE_BYTES = 1024 * 1024  # raw document bytes per page at most (frames stay < 4 MiB)
+PAGE_BYTES = 256 * 1024  # raw document bytes per page: a page crosses 64 kbit/s in seconds,
+# well inside the heartbeat (a ping queues behind the page on a slow link)
 
 
 class State(Enum):
