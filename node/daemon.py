@@ -111,8 +111,14 @@ class Syncer:
         stack = contextlib.AsyncExitStack()
         await stack.__aenter__()
         try:
-            await self._start_listener(stack)
-            if self._discovery_on:
+            try:
+                await self._start_listener(stack)
+            except OSError as exc:
+                # Another process of this node (e.g. `villagecourt serve`) holds the port:
+                # it serves LAN peers; we still sync out to the relay and known peers.
+                log.warning("not listening for LAN peers (%s); syncing out only", exc)
+                self.bound_port = None
+            if self._discovery_on and self.bound_port is not None:
                 await self._start_discovery(stack)
             task = asyncio.create_task(self._loop(), name="villagecourt-sync-loop")
             stack.push_async_callback(_cancel, task)
