@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import random
 import ssl
@@ -23,13 +24,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import aiohttp
 from aiohttp import web
 
 from sync import revocations
-from sync.auth import peer_identity
+from sync.auth import check_validity, peer_identity
 from sync.discovery import Discovery, PeerEvent, PeerFound, PeerLost
 from sync.driver import SessionResult, sync_as_client, sync_as_server
-from sync.errors import NotAuthorized, SyncError
+from sync.errors import NotAuthorized, SyncError, TransportClosed
 from sync.messages import PROTOCOL_VERSION, Error
 from sync.protocol import Counters
 from sync.schedule import Backoff, PeerSchedule
@@ -47,6 +49,9 @@ log = logging.getLogger(__name__)
 SOON_AFTER_EDIT_S = 5.0  # wait for a burst of edits to end, then sync
 LOOP_TICK_S = 1.0  # how often the loop looks at its schedule
 SYNC_PATH = "/v1/sync"
+# OpenSSL's X509_V_ERR_CERT_NOT_YET_VALID and _HAS_EXPIRED; any other failure to verify a
+# peer against our pinned CA means it is not of our county.
+_VERIFY_CODES = {9: "not_yet_valid", 10: "expired"}
 
 
 def node_identity(node: Node) -> Identity:
@@ -257,7 +262,11 @@ class Syncer:
                     report: Callable[[Counters], None]) -> SessionResult:
         """Connect, check who answered, run the session. Raises SyncError when no
         session could start (unreachable, refused certificate, wrong kind of peer)."""
-        transport = await connect_ws(url, ssl=self._client_ssl)
+        try:
+            transport = await connect_ws(url, ssl=self._client_ssl)
+        except TransportClosed as exc:
+            self._explain_refusal(exc)
+            raise
         try:
             peer = await self._authenticate(transport.peer_certificate())
             want_relay = label == "relay"
@@ -269,6 +278,28 @@ class Syncer:
                                         progress=report, authenticated_peer=peer)
         finally:
             await transport.close()
+
+    def _explain_refusal(self, cause: TransportClosed) -> None:
+        """Say which certificate ended a failed connection, instead of blaming the network.
+
+        The peer's certificate not verifying against our pinned CA means it belongs to
+        another county (or is not a villagecourt peer at all). A peer ends the handshake of
+        our expired (or not yet valid) certificate with a bare alert, which reaches us as
+        "server disconnected": if our own certificate is the reason, say so."""
+        refused = cause.__cause__
+        if isinstance(refused, aiohttp.ClientConnectorCertificateError):
+            verify = getattr(refused.certificate_error, "verify_code", None)
+            code = _VERIFY_CODES.get(verify, "wrong_county")
+            raise NotAuthorized(f"refused the peer's certificate: {refused.certificate_error}",
+                                code=code) from cause
+        keys = keys_of(self.node.home)
+        if self._ca is None or not keys.provisioned():
+            return
+        try:
+            check_validity(keys.cert(), dt.datetime.now(dt.timezone.utc))
+        except NotAuthorized as exc:
+            raise NotAuthorized(f"this node's {exc}; the peer refused it",
+                                code=exc.code) from cause
 
     def _emit_finished(self, label: str, result: SessionResult) -> None:
         err = result.error

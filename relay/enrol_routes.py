@@ -60,6 +60,17 @@ async def enrol_node(request: web.Request) -> web.Response:
         return web.json_response({"error": exc.code, "message": str(exc)}, status=403)
     log.info("event=enrolled node=%s village=%s role=%s remote=%s", result["node_id"],
              result["village"], result["role"], request.remote)
-    return web.json_response({**result, "relay_url": cfg.sync_url})
+    return web.json_response({**result, "relay_url": _sync_url(request)})
+
+
+def _sync_url(request: web.Request) -> str:
+    """Where the new node should sync: the configured public URL, else the address it just
+    used to reach us. (``cfg.sync_url`` would turn a 0.0.0.0 listener into 127.0.0.1 --
+    the node's own machine -- and miss a port given to ``relay serve --port``.)"""
+    cfg = request.app[keys.CONFIG]
+    if cfg.public_url:
+        return cfg.public_url
+    scheme = "wss" if request.app[keys.TLS] else "ws"
+    return f"{scheme}://{request.host}/v1/sync"
 
 
