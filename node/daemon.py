@@ -194,6 +194,10 @@ class Syncer:
                 log.warning("refused LAN peer %s: %s (%s)", transport.peer_label, exc, exc.code)
                 with contextlib.suppress(SyncError):
                     await transport.send(encode(Error(exc.code, str(exc))))
+                refused = SessionResult(ok=False, peer=None, peer_store="", counters=Counters(),
+                                        bytes_sent=0, bytes_received=0, seconds=0.0, error=exc)
+                await self.node.store.log_sync(refused.log_entry(transport.peer_label))
+                self._emit_finished(transport.peer_label, refused)
                 return transport.websocket
             result = await sync_as_server(transport, self.node.store, self.identity,
                                           authenticated_peer=peer)

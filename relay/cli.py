@@ -25,6 +25,9 @@ def cmd_relay_init(args: argparse.Namespace) -> int:
     cfg = home.init(args.county, host=args.host, port=args.port, public_url=args.url,
                     force=args.force)
     print(f"relay for county {cfg.county} created at {home.path} (id {cfg.relay_id})")
+    if not cfg.public_url:
+        print("note: no --url given; enrolment files will need --url, and nodes enrolled "
+              "online will use the address they reached the relay by", file=sys.stderr)
     return 0
 
 
@@ -73,8 +76,8 @@ def cmd_relay_token(args: argparse.Namespace) -> int:
     print(f"enrolment code for a {args.role} of village {args.village} "
           f"(county {cfg.county}), valid once until {expires}:")
     print(f"\n    {pretty(code)}\n")
-    print(f"on the new machine: villagecourt provision --relay {cfg.sync_url} "
-          f"--token {pretty(code)}")
+    where = cfg.public_url or "RELAY_ADDRESS:PORT"
+    print(f"on the new machine: villagecourt provision --relay {where} --token {pretty(code)}")
     return 0
 
 
@@ -86,8 +89,12 @@ def cmd_relay_enrol_file(args: argparse.Namespace) -> int:
     home = _home(args)
     cfg = home.load()
     records.check_code(args.village, "village")
-    code = write_enrol_file(Path(args.out), home.ca, cfg.county, args.village, args.role,
-                            cfg.sync_url)
+    url = args.url or cfg.public_url
+    if not url:
+        print("relay enrol-file: give --url wss://RELAY_ADDRESS:PORT/v1/sync (the address the "
+              "village will reach), or set it once with 'relay init --url'", file=sys.stderr)
+        return 2
+    code = write_enrol_file(Path(args.out), home.ca, cfg.county, args.village, args.role, url)
     print(f"enrolment file written to {args.out} for a {args.role} of village "
           f"{args.village}.")
     print(f"give the technician this code separately from the file:\n\n    {pretty(code)}\n")
@@ -145,6 +152,8 @@ def add_commands(sub: Any) -> None:
     s.add_argument("--village", required=True)
     s.add_argument("--role", choices=["director", "judge"], default="director")
     s.add_argument("--out", required=True, help="file to write, e.g. /media/usb/by.enrol")
+    s.add_argument("--url", help="the relay address the village will reach (default: the "
+                                 "relay's --url)")
     s.set_defaults(func=cmd_relay_enrol_file)
     s = rsub.add_parser("revoke", help="revoke a node (stolen or retired)")
     s.add_argument("node_id")

@@ -123,8 +123,9 @@ async def run_session(transport: Transport, store: Store, session: SyncSession, 
         await store.record_peer(session.peer_store, scope_fp="", seen=False)
     ok = session.state is State.DONE
     if not ok and session.error is not None:
-        log.warning("sync with %s failed: %s (%s)", label or session.peer_store,
-                    session.error, session.error.code)
+        log.warning("sync with %s failed: %s (%s)",
+                    label or session.peer_store or transport.peer_label, session.error,
+                    session.error.code)
     return SessionResult(
         ok=ok, peer=session.peer, peer_store=session.peer_store, counters=session.counters,
         bytes_sent=transport.bytes_sent, bytes_received=transport.bytes_received,
@@ -209,14 +210,22 @@ async def sync_as_server(transport: Transport, store: Store, me: Identity, *,
     result = await run_session(transport, store, session, progress=progress,
                                idle_timeout=idle_timeout)
     label = result.peer.label if result.peer else transport.peer_label
-    await _finish(store, result, label)
+    await _finish(store, result, label, keep_label=True)
     return result
 
 
-async def _finish(store: Store, result: SessionResult, label: str) -> None:
+async def _finish(store: Store, result: SessionResult, label: str, *,
+                  keep_label: bool = False) -> None:
+    """Note the peer and log the session. ``keep_label``: a session the peer started
+    must not rename a peer we already know, because our own sessions to it find our
+    checkpoint of its feed by that label (sync_as_client); renaming it made every other
+    session with a LAN peer that dials us too start from zero."""
     try:
         if result.peer_store:
-            await store.record_peer(result.peer_store, label=label)
+            if keep_label and (await store.peer(result.peer_store))["label"]:
+                await store.record_peer(result.peer_store)
+            else:
+                await store.record_peer(result.peer_store, label=label)
         await store.log_sync(result.log_entry(label))
     except StoreError as exc:  # the session's outcome stands; only the log line is lost
         log.warning("could not record the sync session: %s", exc)

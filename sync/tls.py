@@ -100,6 +100,9 @@ class _Handshake(asyncio.Protocol):
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, asyncio.TimeoutError):
         return "handshake timed out"
+    if isinstance(exc, ConnectionResetError):
+        # What a client that does not trust our certificate does: it hangs up.
+        return "the peer hung up during the handshake (does it trust this county's CA?)"
     if isinstance(exc, ssl.SSLCertVerificationError):
         return exc.verify_message or str(exc)
     if isinstance(exc, ssl.SSLError):
