@@ -63,26 +63,28 @@ class CaseService:
     def _by(self) -> str:
         return self._cfg.director or self._cfg.node_id
 
-    async def next_number(self) -> str:
-        n = await self._store.next_counter(f"case:{self._cfg.village}:{self._cfg.short_id}")
+    @property
+    def _counter(self) -> str:
+        return f"case:{self._cfg.village}:{self._cfg.short_id}"
+
+    def _number(self, n: int) -> str:
         return f"{self._cfg.village}-{self._cfg.short_id}-{n:04d}"
 
     async def register(self, *, category: str, title: str, parties: list[Party],
                        description: str = "", group: bool = False, headcount: int = 0,
                        mediator: str = "", created_at: str | None = None) -> Case:
-        # Validate before taking a number so bad input leaves no gap in the numbering.
         title, description, checked, headcount = casedoc.check_new_case(
             category=category, title=title, description=description, parties=parties,
             group=group, headcount=headcount)
-        number = await self.next_number()
         meta = await self._store.create(
             CASE, self._cfg.scope,
-            lambda doc: casedoc.new_case(
-                doc, number=number, category=category, title=title, description=description,
-                parties=checked, group=group, headcount=headcount, mediator=mediator,
-                village=self._cfg.village, county=self._cfg.county, by=self._by,
-                created_at=created_at,
+            lambda doc, n: casedoc.new_case(
+                doc, number=self._number(n), category=category, title=title,
+                description=description, parties=checked, group=group, headcount=headcount,
+                mediator=mediator, village=self._cfg.village, county=self._cfg.county,
+                by=self._by, created_at=created_at,
             ),
+            counter=self._counter,
         )
         return await self.get(meta.doc_id)
 

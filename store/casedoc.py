@@ -354,7 +354,8 @@ def close_case(doc: Document, *, agreement: str | None = None, note: str = "",
     else:
         check_transition(old, CLOSED)
     day = on or dt.date.today()
-    at = now_iso()
+    # A closing entered later for an earlier day sits on the timeline at that day.
+    at = day.isoformat() if on is not None else now_iso()
     with doc.transaction() as tx:
         status = old
         if agreement is not None:

@@ -135,6 +135,10 @@ class Store:
         self._sealer = sealer
         self.store_id = store_id
         self._lock = asyncio.Lock()
+        # One Automerge actor for every edit this process makes (not one per load, which
+        # would add an actor to a document at every edit), fresh per process so that a
+        # store restored from a backup never reuses a (actor, seq) its peers already hold.
+        self._actor = uuid.uuid4().bytes
         self._cache: OrderedDict[str, tuple[bytes, Document]] = OrderedDict()
         self._listeners: list[Callable[[Committed], None]] = []
 
@@ -217,16 +221,7 @@ class Store:
         if name == "seq":
             raise ValueError("'seq' is the store's own counter")
 
-        async def run(c: aiosqlite.Connection) -> int:
-            async with c.execute(
-                "INSERT INTO counters(name, value) VALUES(?, 1) "
-                "ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value", (name,)
-            ) as cur:
-                row = await cur.fetchone()
-            assert row is not None
-            return int(row[0])
-
-        return await self._write(run)
+        return await self._write(lambda c: _bump(c, name))
 
     async def _write_docs(self, c: aiosqlite.Connection, items: list[_Write]) -> list[DocMeta]:
         """Persist documents and their projections with one statement per table.
@@ -301,23 +296,35 @@ class Store:
         while len(self._cache) > CACHE_DOCS:
             self._cache.popitem(last=False)
 
-    async def create(self, kind: str, scope: str, write: Callable[[Document], None], *,
-                     doc_id: str | None = None) -> DocMeta:
+    async def create(self, kind: str, scope: str, write: Callable[..., None], *,
+                     doc_id: str | None = None, counter: str | None = None) -> DocMeta:
         """Create a document: ``write`` fills an empty Document (and may raise
-        ValidationError, in which case nothing is stored)."""
+        ValidationError, in which case nothing is stored).
+
+        With ``counter``, ``write(doc, n)`` also gets the next value of that durable
+        counter, taken in the same transaction (case numbers: no gap, no repeat)."""
         if kind not in KINDS:
             raise ValidationError("bad_kind", f"unknown record kind {kind!r}")
         check_scope(scope)
         doc_id = doc_id or uuid.uuid4().hex
-        doc = Document()
-        write(doc)
-        if not doc.get_heads():
-            raise ValidationError("empty_doc", "nothing was written into the new document")
+        if counter == "seq":
+            raise ValueError("'seq' is the store's own counter")
+
+        def fill(n: int | None) -> Document:
+            doc = Document(actor_id=self._actor)
+            write(doc) if n is None else write(doc, n)
+            if not doc.get_heads():
+                raise ValidationError("empty_doc", "nothing was written into the new document")
+            return doc
+
+        first = fill(None) if counter is None else None
 
         async def run(c: aiosqlite.Connection) -> DocMeta:
             async with c.execute("SELECT 1 FROM docs WHERE doc_id = ?", (doc_id,)) as cur:
                 if await cur.fetchone():
                     raise StoreError(f"document {doc_id} already exists", doc_id=doc_id)
+            doc = first if counter is None else fill(await _bump(c, counter))
+            assert doc is not None
             return (await self._write_docs(c, [_Write(doc_id, kind, scope, doc, None, None)]))[0]
 
         meta = await self._write(run)
@@ -369,7 +376,8 @@ class Store:
                    if not (r[0] in self._cache and self._cache[r[0]][0] == r[3])]
         loaded = await self._load_docs(c, missing)
         for doc_id, kind, scope, heads, seq, updated_at, last_from, tc, tb, sl in rows:
-            doc = loaded[doc_id] if doc_id in loaded else self._cache[doc_id][1]
+            # Merges go into a copy of a cached document, never the cached one (see above).
+            doc = loaded[doc_id] if doc_id in loaded else self._cache[doc_id][1].fork()
             out[doc_id] = (DocMeta(doc_id, kind, scope, heads, seq, updated_at, last_from),
                            (heads, tc, tb, sl), doc)
         return out
@@ -436,9 +444,11 @@ class Store:
         meta = DocMeta(doc_id, kind, scope, heads, seq, updated_at, last_from)
         cached = self._cache.get(doc_id)
         if cached is not None and cached[0] == heads:
-            doc = cached[1]
+            # A copy: readers keep seeing the cached, committed state until COMMIT.
+            doc = cached[1].fork()
         else:
             doc = await self._load_doc(c, doc_id)
+        doc.set_actor(self._actor)
         return meta, (heads, tail_count, tail_bytes, snap_len), doc
 
     async def _load_doc(self, c: aiosqlite.Connection, doc_id: str) -> Document:
@@ -490,6 +500,10 @@ class Store:
                                      doc_id=inc.doc_id) from exc
                 their_heads = inc.heads or pack_heads(theirs.get_heads())
                 existing, old, merged = have.get(inc.doc_id, (None, None, theirs))
+                if existing is None and not theirs.get_heads():
+                    # An empty document is never a record (create() refuses one too).
+                    raise CorruptDoc(f"document {inc.doc_id} from {origin} is empty",
+                                     doc_id=inc.doc_id)
                 if existing is not None and (existing.kind, existing.scope) != (inc.kind,
                                                                                inc.scope):
                     raise ValidationError(
@@ -501,8 +515,6 @@ class Store:
                 if check is not None:
                     check(inc, existing)
                 if existing is not None:
-                    # Merging into the cached document is safe: a failed transaction
-                    # clears the cache, so no half-merged state outlives it.
                     merged.merge(theirs)
                     new_heads = pack_heads(merged.get_heads())
                     if new_heads == existing.heads:
@@ -706,6 +718,16 @@ class Store:
             if progress and i % 500 == 0:
                 progress(i, len(docs))
         return problems
+
+
+async def _bump(c: aiosqlite.Connection, name: str) -> int:
+    async with c.execute(
+        "INSERT INTO counters(name, value) VALUES(?, 1) "
+        "ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value", (name,)
+    ) as cur:
+        row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 async def _advance_received(c: aiosqlite.Connection, peer_id: str, received_seq: int,

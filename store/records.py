@@ -56,7 +56,9 @@ def judge_scope(county: str) -> str:
     return f"county:{check_code(county, 'county')}/judge"
 
 
-_SCOPE = re.compile(r"^(village|county):[A-Za-z0-9_-]{1,32}(/[A-Za-z0-9_-]{1,32})?$")
+# village:<county>/<village>, county:<county>, county:<county>/<part> (e.g. judge)
+_SCOPE = re.compile(r"^(village:[A-Za-z0-9_-]{1,32}/[A-Za-z0-9_-]{1,32}"
+                    r"|county:[A-Za-z0-9_-]{1,32}(/[a-z]{1,16})?)$")
 
 
 def check_scope(scope: str) -> str:
