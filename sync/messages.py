@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 PROTOCOL_VERSION = 1
-CAPABILITIES: tuple[str, ...] = ("full-docs", "zlib-pages")
+# Optional features a peer may announce by name. Version 1 has none: whole documents and
+# zlib pages are the protocol itself. (A future "deltas" would go here.)
+CAPABILITIES: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -36,10 +36,31 @@ MAX_MESSAGE_TEXT = 2000
 T_HELLO, T_PAGE, T_ACK, T_ERROR = 1, 2, 3, 4
 
 
+def _id_out(store_id: str) -> bytes | str:
+    """Store ids are 32 hex digits: 16 bytes on the wire instead of 33 (every Hello
+    carries two; it is most of a reconnect's cost)."""
+    if len(store_id) == 32:
+        try:
+            raw = bytes.fromhex(store_id)
+        except ValueError:
+            return store_id
+        if raw.hex() == store_id:  # lower-case hex only, so decoding gives it back
+            return raw
+    return store_id
+
+
+def _id_in(v: Any, what: str) -> str:
+    if isinstance(v, bytes):
+        if len(v) != 16:
+            raise RemoteProtocolError(f"{what} must be 16 bytes", code="bad_frame")
+        return v.hex()
+    return _str(v, what)
+
+
 def encode(msg: Message) -> bytes:
     if isinstance(msg, Hello):
-        body: list[Any] = [T_HELLO, msg.version, msg.store_id, msg.node_id, msg.role,
-                           msg.county, msg.village, msg.have_seq, msg.have_store,
+        body: list[Any] = [T_HELLO, msg.version, _id_out(msg.store_id), msg.node_id, msg.role,
+                           msg.county, msg.village, msg.have_seq, _id_out(msg.have_store),
                            list(msg.capabilities)]
     elif isinstance(msg, Page):
         body = [T_PAGE, msg.since, msg.upto, msg.more,
@@ -121,10 +142,10 @@ def decode(frame: bytes) -> Message:
         if t == T_HELLO and len(body) == 10:
             caps = _list(body[9], "capabilities", 32)
             return Hello(
-                version=_int(body[1], "version"), store_id=_str(body[2], "store_id"),
+                version=_int(body[1], "version"), store_id=_id_in(body[2], "store_id"),
                 node_id=_str(body[3], "node_id"), role=_str(body[4], "role"),
                 county=_str(body[5], "county"), village=_str(body[6], "village"),
-                have_seq=_int(body[7], "have_seq"), have_store=_str(body[8], "have_store"),
+                have_seq=_int(body[7], "have_seq"), have_store=_id_in(body[8], "have_store"),
                 capabilities=tuple(_str(c, "capability") for c in caps),
             )
         if t == T_PAGE and len(body) == 5:
@@ -148,4 +169,13 @@ def decode(frame: bytes) -> Message:
                          message=_str(body[2], "message", MAX_MESSAGE_TEXT))
     except RemoteProtocolError:
         raise
-    raise RemoteProtocolError(f"unknown message type or shape: {t!r}", code="bad_frame")
+    raise RemoteProtocolError(f"unknown message type or shape: {_describe(t)}",
+                              code="bad_frame")
+
+
+def _describe(v: Any) -> str:
+    """A short, safe description of a peer's value for an error message: never the repr of
+    a huge int (Python refuses those with ValueError) nor megabytes of a peer's string."""
+    if isinstance(v, int) and not isinstance(v, bool) and -2**63 <= v < 2**64:
+        return str(v)
+    return f"a {type(v).__name__}"

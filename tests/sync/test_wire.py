@@ -28,6 +28,16 @@ def test_golden_frames(msg, frame):
     assert decode(frame) == msg
 
 
+def test_store_ids_travel_as_16_bytes_and_come_back():
+    hello = Hello(1, "0123456789abcdef0123456789abcdef", "n1", "director", "KC", "BY", 3,
+                  "fedcba9876543210fedcba9876543210")
+    frame = encode(hello)
+    assert decode(frame) == hello
+    assert bytes.fromhex(hello.store_id) in frame and hello.store_id.encode() not in frame
+    upper = Hello(1, "0123456789ABCDEF0123456789ABCDEF", "n1", "director", "KC", "BY")
+    assert decode(encode(upper)) == upper
+
+
 def test_large_pages_are_compressed_and_small_frames_are_not():
     docs = tuple(DocEntry(f"{i:032x}", "case", "village:KC/BY", b"same bytes " * 20)
                  for i in range(50))
