@@ -2,7 +2,7 @@
 #   make demo   a node filled with sample data, opened in the directors' terminal UI
 #   make test   the whole test suite
 # Both set up everything they need on a fresh machine (a virtual environment in .venv,
-# and the few Debian packages the tests drive: tmux).
+# and the few Debian packages the tests drive: tmux, chromium and a CJK font).
 
 PYTHON ?= python3
 VENV := .venv
@@ -22,6 +22,11 @@ system-deps:
 	@command -v tmux >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq tmux >/dev/null; \
 	  else echo "tmux is missing: sudo apt-get install tmux"; fi; }
+	@# The dashboard's browser test: Debian's chromium and a CJK font for Chinese pages.
+	@{ command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi "wenquanyi micro hei"; } || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
+	    apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
+	  else echo "chromium or fonts-wqy-microhei is missing: sudo apt-get install chromium fonts-wqy-microhei"; fi; }
 
 demo: $(STAMP)
 	$(BIN)/villagecourt --home $(DEMO_HOME) demo --open

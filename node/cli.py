@@ -503,6 +503,17 @@ DEMO_VILLAGE = ("BY", "白云村", "KC")
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import fill_demo
 
+    if args.county:  # a relay with a demo county and its dashboard (relay/demo_county.py)
+        from relay.demo_county import serve_demo
+
+        from . import demo
+
+        try:
+            asyncio.run(serve_demo(Path(args.county_home), demo, port=args.port,
+                                   villages=args.villages))
+        except KeyboardInterrupt:
+            pass
+        return 0
     lang = args.lang or DEFAULT_LANGUAGE
     home = Home(_home(args))
 
@@ -644,6 +655,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--cases", type=int, default=240)
     s.add_argument("--seed", type=int, default=7)
     s.add_argument("--open", action="store_true", help="then open the terminal UI")
+    s.add_argument("--county", action="store_true",
+                   help="instead: a county relay with 24 villages of sample data and its "
+                        "web dashboard")
+    s.add_argument("--county-home", default=".demo-county",
+                   help="where --county keeps its relay (default: ./.demo-county)")
+    s.add_argument("--villages", type=int, default=24, help="villages of --county (>= 20)")
+    s.add_argument("--port", type=int, default=8765, help="port of --county's dashboard")
     s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("tui", help="the directors' terminal UI")

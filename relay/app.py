@@ -29,6 +29,7 @@ from sync.tls import serve_tls, server_context
 
 from . import keys
 from .config import RelayHome
+from .dashboard import setup_dashboard
 from .enrol import TokenStore
 from .enrol_routes import enrol_hello, enrol_node
 from .metrics import Metrics
@@ -88,6 +89,7 @@ def create_app(home: Path | RelayHome, *, tls: bool = True) -> web.Application:
     app.router.add_post("/v1/enrol", enrol_node)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+    setup_dashboard(app, h)  # the county dashboard at /dashboard/ (relay/dashboard/)
     return app
 
 

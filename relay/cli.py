@@ -159,5 +159,9 @@ def add_commands(sub: Any) -> None:
     s.add_argument("node_id")
     s.add_argument("--reason")
     s.set_defaults(func=cmd_relay_revoke)
+    from .user_cli import add_user_commands
+
+    add_user_commands(rsub)  # relay user add|list|disable|enable|passwd, relay audit
+
 
 

@@ -1,0 +1,94 @@
+"""The judge's inbox (有呼必应): the county's waiting consultations, oldest first, and the
+answer form.
+
+An answer is ``store.kinds.answer_consultation`` applied through ``Store.edit`` on the
+relay's store, under the judge's own name: the consultation document lives in its
+village's scope, so the next sync (or bundle) carries the answer to that village's nodes,
+where the director's TUI shows it. The time from question to answer is in the document
+(``asked_at``, ``answered_at``) and so in the projection the overview reads.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from store import DocNotFound, ValidationError, amdoc, kinds
+from store.records import CONSULTATION
+
+from . import queries as q
+from .common import county_of, flash, forget_cache, render, store_of
+from .keys import ACCOUNTS
+from .security import need, viewer_of
+
+log = logging.getLogger("relay.dashboard")
+MAX_ANSWER = 20_000  # characters, as store.casedoc.MAX_TEXT
+
+
+async def inbox(request: web.Request) -> web.StreamResponse:
+    await viewer_of(request)
+    store, county = store_of(request), county_of(request)
+    rows = await q.waiting(store, limit=500)
+    # The case titles give the judge context without opening each case.
+    ids = [r["case_id"] for r in rows if r["case_id"]]
+    titles: dict[str, tuple[str, str]] = {}
+    for i in range(0, len(ids), 500):
+        part = ids[i:i + 500]
+        for doc_id, title, category in await store.query(
+                f"SELECT doc_id, title, category FROM records WHERE doc_id IN "
+                f"({','.join('?' * len(part))})", part):
+            titles[doc_id] = (title, category)
+    for r in rows:
+        r["case_title"], r["category"] = titles.get(r["case_id"], ("", ""))
+        rows_full = await store.read(r["doc_id"])
+        r["question"] = str(rows_full.get("question", r["question"]))
+        r["asked_by"] = str(rows_full.get("asked_by", ""))
+    return await render(request, "inbox.html", {
+        "rows": rows, "names": await q.village_names(store),
+        "recent": await q.answered_recently(store, 15),
+        "answer_times": await q.answer_times(store, q.parse_filters({"period": "12w"}),
+                                             county),
+    })
+
+
+async def answer(request: web.Request) -> web.StreamResponse:
+    """POST /dashboard/inbox/{doc_id}/answer (judges only; CSRF checked by the guard)."""
+    viewer = await need(request, "judge")
+    store, county = store_of(request), county_of(request)
+    doc_id = request.match_info["doc_id"]
+    try:
+        meta = await store.meta(doc_id)
+    except DocNotFound:
+        raise web.HTTPNotFound() from None
+    if meta.kind != CONSULTATION or not meta.scope.startswith(f"village:{county}/"):
+        raise web.HTTPNotFound()
+    form = await request.post()
+    text = str(form.get("answer", "")).strip()[:MAX_ANSWER]
+    if not text:
+        await flash(request, "answer_empty", "error")
+        raise web.HTTPFound("/dashboard/inbox")
+    current = kinds.read_consultation(doc_id, await store.read(doc_id))
+
+    def write(doc: amdoc.Document) -> None:
+        # Checked under the writer lock: two judges answering at once, the second is told.
+        if str(amdoc.read(doc).get("answer") or "").strip():
+            raise ValidationError("already_answered", "already answered")
+        kinds.answer_consultation(doc, answer=text, by=viewer.label)
+
+    try:
+        await store.edit(doc_id, write)
+    except ValidationError as exc:
+        await flash(request, "already_answered" if exc.code == "already_answered"
+                    else "answer_empty", "error")
+        raise web.HTTPFound("/dashboard/inbox") from None
+    forget_cache(request)
+    village = q.village_of_scope(meta.scope)
+    request.config_dict[ACCOUNTS].audit(viewer.name, "answer_consultation",
+                                        remote=request.remote or "-", doc_id=doc_id,
+                                        case_number=current.case_number, village=village)
+    log.info("event=consultation_answered doc=%s village=%s judge=%s", doc_id, village,
+             viewer.name)
+    names = await q.village_names(store)
+    await flash(request, "answered_ok", village=names.get(village, village))
+    raise web.HTTPFound("/dashboard/inbox")

@@ -1,0 +1,118 @@
+"""The warnings page: open warnings with observed against expected and the rule that
+fired, the operator's acknowledge / close (with a note), recently handled warnings, and a
+button that runs the pass at once."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from store import DocNotFound, ValidationError
+from store.records import WARNING
+
+from ..warning_pass import ACKNOWLEDGED, CLOSED, OPEN, act_on_warning, read_county_warning
+from . import i18n
+from . import queries as q
+from .common import county_of, flash, forget_cache, lang_of, render, store_of
+from .keys import ACCOUNTS, DCONFIG, WARNINGS
+from .security import need, viewer_of
+
+log = logging.getLogger("relay.dashboard")
+
+
+def explain(lang: str, w: dict[str, Any], names: dict[str, str]) -> str:
+    """Observed against expected and the rule, in the reader's language."""
+    village = (i18n.t(lang, "all_county") if w["village"] == "*"
+               else names.get(w["village"], w["village"]))
+    rule = w["rule"] if w["rule"] in ("village_poisson", "county_ears_c2", "county_cusum",
+                                      "group_dispute") else "village_poisson"
+    stat = w["statistic"]
+    shown = (f"{stat:.1g}" if rule == "village_poisson" else
+             str(int(stat)) if rule == "group_dispute" else f"{stat:.1f}")
+    return i18n.t(lang, "explain_" + rule, village=village,
+                  category=i18n.category(lang, w["category"]), observed=w["observed"],
+                  expected=f"{w['expected']:.1f}", stat=shown)
+
+
+async def warning_rows(request: web.Request, *, status: str | None = None,
+                       village: str = "", limit: int = 200) -> list[dict[str, Any]]:
+    store = store_of(request)
+    where, args = ["kind = ?"], [WARNING]
+    if status == OPEN:
+        where.append("status = ?")
+        args.append(OPEN)
+    elif status == "handled":
+        where.append("status != ?")
+        args.append(OPEN)
+    if village:
+        where.append("(village = ? OR village = '*')")
+        args.append(village)
+    rows = await store.query(f"SELECT doc_id FROM records WHERE {' AND '.join(where)} "
+                             "ORDER BY updated_at DESC LIMIT ?", (*args, limit))
+    lang = await lang_of(request)
+    names = await q.village_names(store)
+    out = []
+    for (doc_id,) in rows:
+        w = read_county_warning(doc_id, await store.read(doc_id))
+        w["explain"] = explain(lang, w, names)
+        w["village_name"] = (i18n.t(lang, "all_county") if w["village"] == "*"
+                             else names.get(w["village"], w["village"]))
+        out.append(w)
+    return out
+
+
+async def warnings_page(request: web.Request) -> web.StreamResponse:
+    await viewer_of(request)
+    cfg = request.config_dict[DCONFIG]
+    return await render(request, "warnings.html", {
+        "open": await warning_rows(request, status=OPEN),
+        "handled": await warning_rows(request, status="handled", limit=30),
+        "minutes": cfg.warning_interval_s // 60 or 15,
+        "thresholds": cfg.warnings.to_dict(),
+    })
+
+
+async def act(request: web.Request) -> web.StreamResponse:
+    """POST /dashboard/warnings/{doc_id}/act  status=acknowledged|closed, note=..."""
+    viewer = await need(request, "operator")
+    store, county = store_of(request), county_of(request)
+    doc_id = request.match_info["doc_id"]
+    try:
+        meta = await store.meta(doc_id)
+    except DocNotFound:
+        raise web.HTTPNotFound() from None
+    if meta.kind != WARNING or not (meta.scope.startswith(f"village:{county}/")
+                                    or meta.scope == f"county:{county}"):
+        raise web.HTTPNotFound()
+    form = await request.post()
+    status = str(form.get("status", ""))
+    note = str(form.get("note", ""))
+    if status not in (ACKNOWLEDGED, CLOSED):
+        raise web.HTTPBadRequest(text="status must be acknowledged or closed")
+    try:
+        await store.edit(doc_id, lambda d: act_on_warning(d, status=status, note=note,
+                                                          by=viewer.label))
+    except ValidationError as exc:
+        await flash(request, "note_required" if exc.code == "missing_note" else "acted_ok",
+                    "error" if exc.code == "missing_note" else "ok")
+        raise web.HTTPFound("/dashboard/warnings") from None
+    forget_cache(request)
+    request.config_dict[ACCOUNTS].audit(viewer.name, f"warning_{status}",
+                                        remote=request.remote or "-", doc_id=doc_id,
+                                        note=note.strip()[:200])
+    await flash(request, "acted_ok")
+    raise web.HTTPFound("/dashboard/warnings")
+
+
+async def run_now(request: web.Request) -> web.StreamResponse:
+    viewer = await need(request, "operator")
+    report = await request.config_dict[WARNINGS].run()
+    forget_cache(request)
+    request.config_dict[ACCOUNTS].audit(viewer.name, "warning_pass",
+                                        remote=request.remote or "-",
+                                        signals=len(report.signals), created=report.created)
+    await flash(request, "ran_pass", weeks=" / ".join(report.weeks),
+                signals=len(report.signals), created=report.created, updated=report.updated)
+    raise web.HTTPFound("/dashboard/warnings")
