@@ -389,7 +389,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     async def run(node: Node) -> int:
         if args.relay:
             node.config.relay_url = args.relay
-        interfaces = [args.host] if args.host not in ("0.0.0.0", "::") else None
+        from .daemon import interfaces_from_env
+
+        interfaces = ([args.host] if args.host not in ("0.0.0.0", "::")
+                      else interfaces_from_env())
         syncer = Syncer(node, listen_host=args.host, listen_port=args.port,
                         discovery=not args.no_discovery, discovery_interfaces=interfaces)
 

@@ -49,6 +49,16 @@ log = logging.getLogger(__name__)
 SOON_AFTER_EDIT_S = 5.0  # wait for a burst of edits to end, then sync
 LOOP_TICK_S = 1.0  # how often the loop looks at its schedule
 SYNC_PATH = "/v1/sync"
+ENV_INTERFACES = "VILLAGECOURT_INTERFACES"  # e.g. "192.168.1.20" or "127.0.0.1" (tests)
+
+
+def interfaces_from_env() -> list[str] | None:
+    """The addresses to listen and announce on, from $VILLAGECOURT_INTERFACES (comma
+    separated); None means every interface."""
+    import os
+
+    raw = os.environ.get(ENV_INTERFACES, "").strip()
+    return [a.strip() for a in raw.split(",") if a.strip()] or None
 # OpenSSL's X509_V_ERR_CERT_NOT_YET_VALID and _HAS_EXPIRED; any other failure to verify a
 # peer against our pinned CA means it is not of our county.
 _VERIFY_CODES = {9: "not_yet_valid", 10: "expired"}

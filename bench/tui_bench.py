@@ -1,0 +1,267 @@
+"""TUI benchmark: start to interactive, and a keystroke in the case filter to the list
+redrawn, on a store of N cases (realistic demo data, node.demo.fill_demo).
+
+    python -m bench.tui_bench --cases 10000 [--repeat 7] [--home DIR]
+
+Budgets (the TUI issue): start to interactive < 1.5 s at 10,000 cases; keystroke to the
+list redrawn < 100 ms at 10,000 cases. Medians of the repeats are printed.
+
+How it measures:
+- "interactive" = the home page's data is on screen: from before ``Node.open`` to the
+  first frame the app writes after the home page has loaded (headless driver, 80x24).
+  Measured in-process (Python and Textual already imported) and in a fresh process
+  (``--cold``: interpreter start and imports included).
+- "redrawn" = from the key event entering the app to the first frame written after the
+  list holds the rows for everything typed so far (the "N cases" count under the filter
+  follows a few milliseconds later). Keys go in one at a time, the way the slowest input
+  method would send them, through the same path as a terminal's.
+
+The store is built once per size and kept (default /tmp/vc-bench/home-<N>); building
+10,000 cases takes a few minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+BUDGET_START_S = 1.5
+BUDGET_KEY_MS = 100.0
+SIZE = (80, 24)
+# Realistic searches: a surname then a full name, a case number, title words, a category
+# word (turns into a filter), each typed key by key and deleted key by key.
+TYPED = ["王建国", "0042", "宅基地", "邻里纠纷", "李"]
+
+
+def default_home(cases: int) -> Path:
+    return Path("/tmp/vc-bench") / f"home-{cases}"
+
+
+async def ensure_store(home: Path, cases: int) -> None:
+    from node import Node
+    from node.demo import fill_demo
+
+    if (home / "config.json").exists():
+        node = await Node.open(home)
+        try:
+            if await node.cases.count() == cases:
+                return
+        finally:
+            await node.close()
+        raise SystemExit(f"{home} holds another number of cases; pass --home elsewhere")
+    print(f"building a store of {cases} cases in {home} (once) ...", file=sys.stderr)
+    node = await Node.create(home, village="BY", village_name="白云村", county="KC",
+                             director="周主任")
+    start = time.perf_counter()
+
+    def progress(i: int, total: int) -> None:
+        if i % 500 == 0 or i == total:
+            print(f"\r  {i}/{total}  {time.perf_counter() - start:.0f} s", end="",
+                  file=sys.stderr, flush=True)
+
+    try:
+        await fill_demo(node, cases=cases, seed=7, progress=progress)
+    finally:
+        await node.close()
+    print(file=sys.stderr)
+
+
+class FrameClock:
+    """Notes when the app has produced a frame for the terminal.
+
+    Headless, Textual composes each frame but skips turning it into terminal bytes; the
+    clock does that step too (``render_segments``), so a frame costs what it would on a
+    real terminal, minus the terminal's own drawing."""
+
+    def __init__(self, app: Any) -> None:
+        from textual._compositor import CompositorUpdate
+
+        self.last = 0.0
+        original: Callable[[Any, Any], None] = app._display
+
+        def display(screen: Any, renderable: Any) -> None:
+            original(screen, renderable)
+            if isinstance(renderable, CompositorUpdate):
+                renderable.render_segments(app.console)
+                self.last = time.perf_counter()
+
+        app._display = display
+
+    async def after(self, moment: float, timeout: float = 5.0) -> float:
+        deadline = time.perf_counter() + timeout
+        while self.last <= moment:
+            if time.perf_counter() > deadline:
+                raise TimeoutError("no frame written")
+            await asyncio.sleep(0.0005)
+        return self.last
+
+
+async def _until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.perf_counter() + timeout
+    while not predicate():
+        if time.perf_counter() > deadline:
+            raise TimeoutError("condition not reached")
+        await asyncio.sleep(0.0005)
+
+
+async def start_once(home: Path, ready: Callable[[], None] | None = None) -> float:
+    """Seconds from opening the node to the home page's data on screen."""
+    from node import Node
+    from tui.app import make_app
+    from tui.screens.home import HomePane
+    from tui.screens.main import MainScreen
+
+    t0 = time.perf_counter()
+    node = await Node.open(home)
+    try:
+        app = make_app(node, "zh")
+        app.freeze_gc = True  # as run_tui does
+        async with app.run_test(size=SIZE):
+            frames = FrameClock(app)
+            await _until(lambda: isinstance(app.screen, MainScreen))
+            pane = app.screen.query_one(HomePane)
+            await _until(lambda: pane.loads > 0)
+            loaded = time.perf_counter()
+            shown = await frames.after(loaded)
+            if ready is not None:
+                ready()
+    finally:
+        await node.close()
+    return shown - t0
+
+
+def cold_start_once(home: Path) -> float:
+    """Seconds from starting a new Python process to the home page on screen (the child
+    says READY then; its shutdown is not counted)."""
+    t0 = time.perf_counter()
+    with subprocess.Popen([sys.executable, "-m", "bench.tui_bench", "--child-start",
+                           str(home)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as child:
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        ready = time.perf_counter()
+        _, err = child.communicate(timeout=60)
+    if not line.startswith("READY"):
+        raise RuntimeError(f"child failed: {err[-2000:]}")
+    return ready - t0
+
+
+async def keystrokes(home: Path, rounds: int) -> tuple[list[float], dict[str, float]]:
+    """Milliseconds from each key to the list redrawn; and the raw query times."""
+    from textual import events
+
+    from node import Node
+    from tui.app import make_app
+    from tui.screens.case_list import CasesPane, split_query
+    from tui.screens.main import MainScreen
+
+    node = await Node.open(home)
+    latencies: list[float] = []
+    try:
+        # The queries alone, for context.
+        q0 = time.perf_counter()
+        await node.cases.search("王", limit=100)
+        q1 = time.perf_counter()
+        await node.cases.count("王")
+        q2 = time.perf_counter()
+        queries = {"search_ms": (q1 - q0) * 1000, "count_ms": (q2 - q1) * 1000}
+
+        app = make_app(node, "zh")
+        app.freeze_gc = True  # as run_tui does
+        async with app.run_test(size=SIZE) as pilot:
+            frames = FrameClock(app)
+            await _until(lambda: isinstance(app.screen, MainScreen))
+            await pilot.press("f2")
+            pane = app.screen.query_one(CasesPane)
+            await _until(lambda: pane.loads > 0)
+            field = pane.query_one("#case-filter")
+            field.focus()
+            await pilot.pause()
+            driver = app._driver
+            assert driver is not None
+
+            async def key(name: str, char: str | None) -> float:
+                before = pane.searches
+                t0 = time.perf_counter()
+                event = events.Key(name, char)
+                event.set_sender(app)
+                driver.send_message(event)
+                await _until(lambda: pane.searches > before
+                             and pane.applied == split_query_now())
+                applied = time.perf_counter()
+                shown = await frames.after(applied)
+                return (shown - t0) * 1000
+
+            def split_query_now() -> tuple[str, str | None, str | None]:
+                return pane.query_now()
+
+            for _ in range(rounds):
+                for word in TYPED:
+                    for ch in word:
+                        latencies.append(await key(ch, ch))
+                    for _ in word:
+                        latencies.append(await key("backspace", None))
+            assert split_query(field.value)[0] == ""  # type: ignore[attr-defined]
+    finally:
+        await node.close()
+    return latencies, queries
+
+
+def child_start(home: Path) -> None:
+    """In a fresh process: run to interactive, then print READY."""
+
+    async def run() -> None:
+        await start_once(home, ready=lambda: print("READY", flush=True))
+
+    asyncio.run(run())
+
+
+def p(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.tui_bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--home", type=Path, default=None)
+    parser.add_argument("--child-start", type=Path, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child_start is not None:
+        child_start(args.child_start)
+        return 0
+
+    home = args.home or default_home(args.cases)
+    asyncio.run(ensure_store(home, args.cases))
+
+    warm = [asyncio.run(start_once(home)) for _ in range(args.repeat)]
+    cold = [cold_start_once(home) for _ in range(args.repeat)]
+    keys, queries = asyncio.run(keystrokes(home, max(1, args.repeat // 3)))
+
+    start_med, cold_med, key_med = (statistics.median(warm), statistics.median(cold),
+                                    statistics.median(keys))
+    print(f"TUI benchmark, {args.cases} cases ({home}), {args.repeat} repeats, 80x24")
+    print(f"  start to interactive (in process) median {start_med:.3f} s  "
+          f"min {min(warm):.3f}  max {max(warm):.3f}   budget {BUDGET_START_S} s")
+    print(f"  start to interactive (new process) median {cold_med:.3f} s  "
+          f"min {min(cold):.3f}  max {max(cold):.3f}   budget {BUDGET_START_S} s")
+    print(f"  keystroke to list redrawn         median {key_med:.1f} ms  "
+          f"p90 {p(keys, 0.9):.1f}  max {max(keys):.1f}  ({len(keys)} keys)   "
+          f"budget {BUDGET_KEY_MS:.0f} ms")
+    print(f"  one search(limit=100) {queries['search_ms']:.1f} ms, "
+          f"one count {queries['count_ms']:.1f} ms")
+    ok = cold_med < BUDGET_START_S and start_med < BUDGET_START_S and key_med < BUDGET_KEY_MS
+    print("  within budget" if ok else "  OVER BUDGET")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""The directors' terminal UI: the App, its global keys, and navigation between screens.
+
+``make_app(node, lang)`` is the one way to build it (the CLI, ``python -m tui`` and the
+tests all use it). The node is opened by the caller on the loop the app runs on; every
+node call runs in a worker, and node events reach the screens through ``NodeBridge``.
+
+Screens:  MainScreen (tabs: home, cases, consult, education, sync, stats)
+          CaseDetailScreen -> forms (register, session, status, close, follow-up, ask)
+          ContentScreen -> ScreeningScreen
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import logging
+from typing import Callable
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+
+from node import ConfigError, Node
+from node.events import PeerSeen
+
+from . import i18n
+from .bridge import NodeBridge
+from .drafts import Drafts
+from .screens.case_actions import AskJudgeScreen, FollowupScreen
+from .screens.case_detail import CaseDetailScreen
+from .screens.case_form import RegisterCaseScreen
+from .screens.consult import ConsultPane
+from .screens.education import ScreeningScreen
+from .screens.main import MainScreen
+from .state import UiState
+
+log = logging.getLogger(__name__)
+
+
+class VillageCourtApp(App[int]):
+    CSS_PATH = "app.tcss"
+    ENABLE_COMMAND_PALETTE = False  # an English command list would only confuse
+    BINDINGS = [
+        # Tab moves the focus the moment the key arrives (priority), not after the keys
+        # typed before it are handled: Textual hands each key to the widget focused on
+        # arrival, so on a slow PC "张三<Tab>138..." would otherwise put the phone number
+        # into the name field.
+        Binding("tab", "focus_next", "key.next", show=False, priority=True),
+        Binding("shift+tab", "focus_previous", "key.previous", show=False, priority=True),
+        Binding("ctrl+q", "quit", "key.quit", priority=True, key_display="Ctrl+Q", id="quit"),
+        Binding("f8", "toggle_language", "key.lang", key_display="F8", id="language"),
+    ]
+
+    def __init__(self, node: Node, lang: str | None = None, *,
+                 clock: Callable[[], dt.date] | None = None) -> None:
+        super().__init__()
+        self.node = node
+        self.lang = i18n.set_language(lang or node.config.language)
+        self.today: Callable[[], dt.date] = clock or dt.date.today
+        try:
+            key: bytes | None = node.home.store_key()
+        except ConfigError:  # the node opened, so the key exists; be safe anyway
+            key = None
+        self.drafts = Drafts(node.home.path / "drafts", key)
+        self.state = UiState(node.home.path / "tui.json")
+        self.bridge = NodeBridge(self, node)
+        self.lan_peers: dict[str, PeerSeen] = {}
+        self._answered: set[str] | None = None
+        self.title = i18n.t("app.title", village=node.config.village_name)
+        # Set by run_tui (the one app of a process): after start, move everything built so
+        # far (modules, styles, the main screen) out of the garbage collector's way; its
+        # full collections showed as 100 ms hiccups while typing at 10,000 cases. Not in
+        # tests, where one process builds many apps that must be collected.
+        self.freeze_gc = False
+
+    # --- life cycle --------------------------------------------------------------------
+    def on_mount(self) -> None:
+        self.bridge.start()
+        self.push_screen(MainScreen())
+        self._check_answers()
+        if self.freeze_gc:
+            self.call_after_refresh(gc.freeze)
+
+    def on_unmount(self) -> None:
+        self.bridge.stop()
+
+    def main(self) -> MainScreen:
+        return next(s for s in self.screen_stack if isinstance(s, MainScreen))
+
+    def active_tab(self) -> str:
+        try:
+            return self.main().active
+        except StopIteration:
+            return ""
+
+    # --- node events -------------------------------------------------------------------
+    def on_node_bridge_data_changed(self, message: NodeBridge.DataChanged) -> None:
+        for screen in self.screen_stack:
+            handler = getattr(screen, "on_data_changed", None)
+            if handler is None:
+                continue
+            if screen is self.screen or isinstance(screen, MainScreen):
+                handler(message)
+            elif hasattr(screen, "stale"):
+                screen.stale = True
+        if "consultation" in message.kinds:
+            self._check_answers()
+
+    def on_node_bridge_sync_activity(self, message: NodeBridge.SyncActivity) -> None:
+        event = message.event
+        if isinstance(event, PeerSeen):
+            if event.present:
+                self.lan_peers[event.peer_id] = event
+            else:
+                self.lan_peers.pop(event.peer_id, None)
+        try:
+            self.main().on_sync_activity(message)
+        except StopIteration:
+            pass
+
+    @work(exclusive=True, group="answers")
+    async def _check_answers(self) -> None:
+        """Tell the director when the judge's answer arrives (a toast on any screen)."""
+        answered = await self.node.consultations.newly_answered(limit=20)
+        ids = {c.doc_id for c in answered}
+        if self._answered is not None:
+            for c in answered:
+                if c.doc_id not in self._answered:
+                    self.notify(i18n.t("notify.answer", number=c.case_number),
+                                timeout=10)
+        self._answered = ids
+
+    def action_help_quit(self) -> None:
+        """Ctrl+C (reflex of many users) does not quit; say which key does, in words."""
+        self.notify(i18n.t("notify.quit_key"), timeout=4)
+
+    # --- language ----------------------------------------------------------------------
+    def action_toggle_language(self) -> None:
+        self.set_language("en" if self.lang == "zh" else "zh")
+
+    def set_language(self, lang: str) -> None:
+        """Switch every visible string, and remember the choice in the node's config."""
+        self.lang = i18n.set_language(lang)
+        self.title = i18n.t("app.title", village=self.node.config.village_name)
+        if self.node.config.language != self.lang:
+            self.node.config.language = self.lang
+            try:
+                self.node.home.save(self.node.config)
+            except OSError:
+                log.warning("cannot save the language to the node config", exc_info=True)
+        for screen in self.screen_stack:
+            for widget in screen.query("*"):
+                retranslate = getattr(widget, "retranslate", None)
+                if callable(retranslate):
+                    retranslate()
+            retranslate = getattr(screen, "retranslate", None)
+            if callable(retranslate):
+                retranslate()
+        self.notify(i18n.t("lang.now"), timeout=2)
+
+    # --- navigation (used by every screen) ---------------------------------------------
+    def open_case(self, doc_id: str) -> None:
+        self.push_screen(CaseDetailScreen(doc_id))
+
+    def new_case(self) -> None:
+        def registered(case: object) -> None:
+            doc_id = getattr(case, "doc_id", None)
+            if doc_id:
+                self.open_case(doc_id)
+
+        self.push_screen(RegisterCaseScreen(), registered)
+
+    def ask_judge(self) -> None:
+        self.push_screen(AskJudgeScreen())
+
+    def new_screening(self) -> None:
+        self.push_screen(ScreeningScreen())
+
+    @work(group="open")
+    async def open_followup(self, doc_id: str, month: int) -> None:
+        case = await self.node.cases.get(doc_id)
+        self.push_screen(FollowupScreen(case, month))
+
+    def answer_seen(self, doc_id: str) -> None:
+        """The director has read this answer: it is no longer new on the home page."""
+        self.state.mark_seen(doc_id)
+        self.main().pane("home").stale = True
+
+    def open_answer(self, doc_id: str) -> None:
+        main = self.main()
+        pane = main.pane("consult")
+        if isinstance(pane, ConsultPane):
+            pane.select(doc_id)
+        main.action_show_tab("consult")
+
+
+def make_app(node: Node, lang: str | None = None, *,
+             clock: Callable[[], dt.date] | None = None) -> VillageCourtApp:
+    """The app for ``node`` in ``lang`` (default: the node's configured language).
+    ``clock`` gives "today" (tests pass a fixed day)."""
+    return VillageCourtApp(node, lang, clock=clock)
