@@ -706,6 +706,12 @@ def build_parser() -> argparse.ArgumentParser:
     from relay.cli import add_commands as add_relay_commands
 
     add_relay_commands(sub)
+    # USB bundles (issue #8): node/bundles.py, with the relay's side wired in here.
+    from relay.bundle_cli import relay_bundle
+
+    from .bundles import add_commands as add_bundle_commands
+
+    add_bundle_commands(sub, relay=relay_bundle)
     for add in COMMAND_GROUPS:
         add(sub)
     return p

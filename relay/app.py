@@ -29,6 +29,7 @@ from sync.tls import serve_tls, server_context
 
 from . import keys
 from .config import RelayHome
+from .content import setup_content
 from .dashboard import setup_dashboard
 from .enrol import TokenStore
 from .enrol_routes import enrol_hello, enrol_node
@@ -90,6 +91,7 @@ def create_app(home: Path | RelayHome, *, tls: bool = True) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     setup_dashboard(app, h)  # the county dashboard at /dashboard/ (relay/dashboard/)
+    setup_content(app, h)  # media blocks at /v1/blobs/ (relay/content.py, issue #8)
     return app
 
 

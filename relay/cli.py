@@ -162,6 +162,8 @@ def add_commands(sub: Any) -> None:
     from .user_cli import add_user_commands
 
     add_user_commands(rsub)  # relay user add|list|disable|enable|passwd, relay audit
+    from .content import add_content_commands
 
+    add_content_commands(rsub)  # relay content add|list|withdraw (issue #8)
 
 

@@ -1,0 +1,254 @@
+"""``villagecourt bundle export|import|inspect DIR``: USB bundles on a node (issue #8).
+
+On a village node a bundle goes to (or comes from) the county relay. On the relay the same
+commands run with ``--relay`` (or ``--relay-home``; export needs ``--village CODE``); the
+relay side is wired in by the composition root (node/cli.py) because node never imports
+relay. The format and the rules are in sync/bundle.py and docs/bundles.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from store import Store
+from store.blobs import BlobStore
+from sync.bundle import (
+    BundleError,
+    ExportResult,
+    ImportResult,
+    Inspection,
+    Signer,
+    export_bundle,
+    import_bundle,
+    inspect_bundle,
+)
+
+from .config import ConfigError, Home
+from .identity import keys_of
+from .node import Node
+
+# Runs an action at the relay (store, signer, blob store); given by the composition root.
+RelayRunner = Callable[[argparse.Namespace,
+                        Callable[[Store, Signer, BlobStore], Awaitable[int]]], int]
+
+
+def node_signer(node: Node) -> Signer:
+    keys = keys_of(node.home)
+    if not keys.provisioned():
+        raise ConfigError("not_provisioned",
+                          "this node has no certificate yet: provision it first "
+                          "(villagecourt provision)")
+    key = serialization.load_pem_private_key(keys.key_file.read_bytes(), password=None)
+    assert isinstance(key, ed25519.Ed25519PrivateKey)
+    return Signer(keys.identity(), key, keys.cert(), keys.ca())
+
+
+def _progress(quiet: bool) -> Callable[[str, int, int], None]:
+    def show(phase: str, done: int, total: int) -> None:
+        if not quiet:
+            print(f"\r{phase}: {done}/{total}", end="" if done < total else "\n",
+                  file=sys.stderr, flush=True)
+    return show
+
+
+# Messages of these commands (zh for directors by default, en), kept here so the shared
+# node/i18n.py table stays the node's own; codes are sync/bundle.py's.
+_M: dict[str, dict[str, str]] = {
+    "zh": {
+        "export_empty": "已写入 {path}：自上次回执以来没有新记录"
+                        "（{bytes} 字节：清单及给对方的回执）",
+        "export": "已写入 {path}：{docs} 条记录，{bytes} 字节。"
+                  "对方导入并送回回执后，才算交接完成。",
+        "never_met": "（尚未与对方同步过：包含全部记录）",
+        "nothing_new": "没有新内容：这个数据包（来自 {who}）已经导入过了（{docs} 条记录，无变化）",
+        "imported": "已导入（来自 {who}）：{docs} 条记录，{changed} 条有更新",
+        "blocks": "，视频/音频 {blocks} 块",
+        "receipt": "；对方回执已记录",
+        "media_incomplete": "  媒体文件 {sha} 不完整：其余部分将通过网络下载",
+        "refused": "  已拒绝 {id}：{why}",
+        "refused_total": "{n} 项被拒绝且未保存，其余已导入。请让对方重新导出数据包。",
+        "not_bundle": "不是完整的数据包：{why}",
+        "from": "数据包来自 {who}，发往 {to}，制作于 {at}",
+        "signature": "签名：{sig}",
+        "docs": "记录：共 {n} 条，完整 {ok} 条，缺少 {missing} 条，损坏 {damaged} 条",
+        "media": "媒体：{n} 个文件，{parts} 个分卷",
+        "missing": "  缺少：{id}",
+        "damaged": "  损坏：{id}",
+        "complete": "完整",
+        "incomplete": "不完整",
+        "refused_whole": "数据包被拒绝，未导入任何内容：{why}",
+        "not_authorized": "对方无权写入这类记录",
+        "tampered": "文件被改动或损坏",
+        "missing_file": "文件缺失",
+        "cannot_decrypt": "无法解密（不是发给本机的）",
+        "regresses": "会让撤销名单或内容目录倒退",
+        "bad_document": "记录已损坏",
+        "not_encrypted": "村里的记录必须加密传送",
+    },
+    "en": {
+        "export_empty": "bundle written to {path}: no new documents since the last receipt "
+                        "({bytes} bytes: the manifest, with our receipt for the other side)",
+        "export": "bundle written to {path}: {docs} documents, {bytes} bytes. The data leaves "
+                  "custody only when a receipt comes back.",
+        "never_met": " (destination never met: everything in its scope)",
+        "nothing_new": "nothing new: this bundle from {who} was already imported ({docs} "
+                       "documents, no change)",
+        "imported": "imported from {who}: {docs} documents, {changed} changed",
+        "blocks": ", {blocks} media blocks",
+        "receipt": "; receipt applied",
+        "media_incomplete": "  media {sha} incomplete: the rest comes over the network",
+        "refused": "  refused {id}: {why}",
+        "refused_total": "{n} part(s) refused and not stored; the rest was imported. Ask "
+                         "the sender for a new bundle.",
+        "not_bundle": "not a complete bundle: {why}",
+        "from": "bundle from {who} for {to}, made {at}",
+        "signature": "signature: {sig}",
+        "docs": "documents: {n} listed, {ok} complete, {missing} missing, {damaged} damaged",
+        "media": "media: {n} file(s) in {parts} part(s)",
+        "missing": "  missing: {id}",
+        "damaged": "  damaged: {id}",
+        "complete": "complete",
+        "incomplete": "INCOMPLETE",
+        "refused_whole": "bundle refused, nothing imported: {why}",
+        "not_authorized": "the sender may not write this record",
+        "tampered": "the file was altered or damaged",
+        "missing_file": "the file is missing",
+        "cannot_decrypt": "cannot be decrypted (not for this machine)",
+        "regresses": "would take the revocation list or the content catalog backwards",
+        "bad_document": "the record is damaged",
+        "not_encrypted": "village records must travel encrypted",
+    },
+}
+
+
+def _t(lang: str, key: str, **values: Any) -> str:
+    return (_M.get(lang) or _M["en"])[key].format(**values)
+
+
+def _why(lang: str, code: str, message: str) -> str:
+    key = "missing_file" if code == "missing" else code
+    local = _M.get(lang, {}).get(key)
+    return f"{local}（{message}）" if lang == "zh" and local else f"{code}: {message}"
+
+
+def print_export(r: ExportResult, lang: str = "en") -> None:
+    if not r.docs:
+        print(_t(lang, "export_empty", path=r.path, bytes=r.bytes))
+        return
+    print(_t(lang, "export", path=r.path, docs=r.docs, bytes=r.bytes)
+          + ("" if r.dest_store else _t(lang, "never_met")))
+
+
+def print_import(r: ImportResult, lang: str = "en") -> None:
+    if r.nothing_new:
+        print(_t(lang, "nothing_new", who=r.exporter, docs=r.docs))
+    else:
+        print(_t(lang, "imported", who=r.exporter, docs=r.docs, changed=r.changed)
+              + (_t(lang, "blocks", blocks=r.blocks) if r.blocks else "")
+              + (_t(lang, "receipt") if r.receipt_applied else ""))
+    for sha in r.media_incomplete:
+        print(_t(lang, "media_incomplete", sha=sha[:16]))
+    for ref in r.refused:
+        print(_t(lang, "refused", id=ref.doc_id, why=_why(lang, ref.code, ref.message)))
+    if r.refused:
+        print(_t(lang, "refused_total", n=len(r.refused)))
+
+
+def print_inspection(i: Inspection, lang: str = "en") -> None:
+    if not i.exporter and i.problem:
+        print(_t(lang, "not_bundle", why=i.problem))
+        return
+    print(_t(lang, "from", who=i.exporter, to=i.destination, at=i.created_at))
+    print(_t(lang, "signature", sig=i.signature))
+    ok = len(i.docs) - len(i.missing) - len(i.damaged)
+    print(_t(lang, "docs", n=len(i.docs), ok=ok, missing=len(i.missing),
+             damaged=len(i.damaged)))
+    kinds: dict[str, int] = {}
+    for d in i.docs:
+        kinds[d.kind] = kinds.get(d.kind, 0) + 1
+    for kind, n in sorted(kinds.items()):
+        print(f"  {kind}: {n}")
+    for doc_id in i.missing:
+        print(_t(lang, "missing", id=doc_id))
+    for doc_id in i.damaged:
+        print(_t(lang, "damaged", id=doc_id))
+    parts = sum(len(b.get("parts") or []) for b in i.blobs if isinstance(b, dict))
+    print(_t(lang, "media", n=len(i.blobs), parts=parts))
+    print(_t(lang, "complete" if i.complete else "incomplete"))
+
+
+async def run_action(action: str, args: argparse.Namespace, store: Store, signer: Signer,
+                     blobs: BlobStore | None = None) -> int:
+    from .cli import _lang
+
+    lang = _lang(args) if not (getattr(args, "relay", False)
+                               or getattr(args, "relay_home", None)) else "en"
+    progress = _progress(getattr(args, "quiet", False))
+    path = Path(args.dir)
+    try:
+        if action == "export":
+            print_export(await export_bundle(store, signer, path,
+                                             village=getattr(args, "village", None),
+                                             blobs=None if args.no_media else blobs,
+                                             progress=progress), lang)
+            return 0
+        if action == "import":
+            r = await import_bundle(store, signer.identity, signer.ca, path, blobs=blobs,
+                                    decrypt_key=signer.box, progress=progress)
+            print_import(r, lang)
+            return 3 if r.refused else 0
+    except BundleError as exc:
+        print(f"villagecourt: {_t(lang, 'refused_whole', why=str(exc))}", file=sys.stderr)
+        return 1
+    insp = await inspect_bundle(path, ca=signer.ca, store=store, progress=progress)
+    print_inspection(insp, lang)
+    return 0 if insp.complete else 1
+
+
+def _cmd(action: str, relay: RelayRunner | None) -> Callable[[argparse.Namespace], int]:
+    def cmd(args: argparse.Namespace) -> int:
+        if getattr(args, "relay", False) or getattr(args, "relay_home", None) \
+                or getattr(args, "village", None):
+            if relay is None:
+                raise ConfigError("no_relay", "relay support is not installed")
+            return relay(args, lambda store, signer, blobs: run_action(action, args, store, signer,
+                                                                      blobs))
+        from .cli import _home  # the same --home rules as every node command
+
+        async def main() -> int:
+            node = await Node.open(Home(_home(args)))
+            blobs = await BlobStore.open(node.home.store_file, node.home.path / "blobs")
+            try:
+                return await run_action(action, args, node.store, node_signer(node), blobs)
+            finally:
+                await blobs.close()
+                await node.close()
+
+        return asyncio.run(main())
+    return cmd
+
+
+def add_commands(sub: Any, *, relay: RelayRunner | None = None) -> None:
+    b = sub.add_parser("bundle", help="records and content on a USB stick (no network)")
+    bsub = b.add_subparsers(dest="bundle_cmd", metavar="ACTION")
+    bsub.required = True
+    for action, text in (("export", "write a bundle for the relay (or, at the relay, for a "
+                                    "village: --village CODE)"),
+                         ("import", "verify and import a bundle"),
+                         ("inspect", "what is on the stick: complete, missing, damaged")):
+        s = bsub.add_parser(action, help=text)
+        s.add_argument("dir", help="the bundle's directory, e.g. /media/usb/villagecourt")
+        s.add_argument("--relay", action="store_true", help="run at the county relay")
+        s.add_argument("--relay-home", help="the relay's home (implies --relay)")
+        s.add_argument("--quiet", action="store_true", help="no progress")
+        if action == "export":
+            s.add_argument("--village", help="at the relay: the village the bundle is for")
+            s.add_argument("--no-media", action="store_true", help="records only, no media")
+        s.set_defaults(func=_cmd(action, relay))

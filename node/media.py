@@ -1,0 +1,244 @@
+"""Media of legal-education content at the village: availability and background download
+(issue #8; docs/content.md, "For the TUI").
+
+``MediaService(node)`` — open with ``await media.open()``:
+
+    await media.availability(doc_id) -> Availability   ready | 43 % | waiting | no media
+    await media.files(doc_id) -> list[Path]            complete files, for the system player
+    await media.sync(progress=...) -> MediaResult      fetch what is missing from the relay
+    await media.sync(peers=["https://10.0.0.7:PORT"])   LAN peers first, then the relay
+    await media.serve_lan(host, port) -> LanServer      serve our verified blocks on the LAN
+    media.paused_reason                                 plain words when downloads pause
+    media.follow_sync()                                 after each successful relay session
+                                                        (SyncFinished event), fetch media in
+                                                        a background task; media.last_result
+
+Records always go first: ``sync`` is meant to run after a records session (the daemon's
+loop), and its bandwidth cap (``rate_bps``) applies to media only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from aiohttp import web
+
+from store.blobs import DEFAULT_FLOOR, BlobStore, NoSpace
+from sync import revocations
+from sync.auth import peer_identity
+from sync.errors import NotAuthorized, TransportClosed
+from sync.media import FetchStats, MediaIndex, TokenBucket, fetch_blob, media_entries
+from sync.scopes import permissions
+from sync.tls import peer_der, serve_tls
+
+from .events import Event, SyncFinished
+from .identity import keys_of, relay_urls
+from .node import Node
+
+
+@dataclass(frozen=True)
+class Availability:
+    state: str  # "ready" | "partial" | "waiting" | "none" (no media)
+    percent: int  # 0-100
+
+    @property
+    def label(self) -> str:
+        return {"ready": "ready", "none": "", "waiting": "waiting"}.get(
+            self.state, f"{self.percent} %")
+
+
+@dataclass
+class LanServer:
+    runner: web.AppRunner
+    server: asyncio.Server
+    port: int
+
+    async def stop(self) -> None:
+        self.server.close()
+        await self.runner.cleanup()
+
+
+@dataclass
+class MediaResult:
+    complete: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
+    stats: FetchStats = field(default_factory=FetchStats)
+    error: str = ""
+
+
+class MediaService:
+    def __init__(self, node: Node, *, rate_bps: float | None = None,
+                 floor: int = DEFAULT_FLOOR) -> None:
+        self.node = node
+        self.rate_bps = rate_bps
+        self.floor = floor
+        self.blobs: BlobStore | None = None
+        self.paused_reason = ""
+        self._resume: dict[tuple[str, int], bytes] = {}  # blocks cut mid-way
+        self._task: asyncio.Task[MediaResult] | None = None
+        self._again = False
+        self._unsubscribe: Callable[[], None] | None = None
+        self.last_result: MediaResult | None = None
+
+    async def open(self) -> "MediaService":
+        self.blobs = await BlobStore.open(self.node.home.store_file,
+                                          self.node.home.path / "blobs", floor=self.floor)
+        return self
+
+    # --- in the background, after records ------------------------------------------------
+    def follow_sync(self) -> None:
+        """Records first, media after: each successful relay session (the daemon emits
+        SyncFinished) starts one media pass in a background task; records never wait
+        for it (media runs on its own requests, with its own bandwidth cap)."""
+        if self._unsubscribe is None:
+            self._unsubscribe = self.node.events.subscribe(self._on_event)
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, SyncFinished) and event.ok and event.peer == "relay":
+            self.kick()
+
+    def kick(self) -> None:
+        """Start a media pass now (or once more after the one running)."""
+        if self._task is not None and not self._task.done():
+            self._again = True
+            return
+        self._task = asyncio.get_running_loop().create_task(self._background())
+
+    async def _background(self) -> MediaResult:
+        while True:
+            self._again = False
+            try:
+                self.last_result = await self.sync()
+            except Exception as exc:  # never let a media error reach the records side
+                self.last_result = MediaResult(error=f"{type(exc).__name__}: {exc}")
+            if not self._again:
+                return self.last_result
+
+    async def idle(self) -> MediaResult | None:
+        """Wait for the background pass (tests, shutdown)."""
+        while self._task is not None and not self._task.done():
+            await asyncio.shield(self._task)
+        return self.last_result
+
+    async def close(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+        if self.blobs is not None:
+            await self.blobs.close()
+            self.blobs = None
+
+    async def __aenter__(self) -> "MediaService":
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _b(self) -> BlobStore:
+        assert self.blobs is not None, "MediaService not opened"
+        return self.blobs
+
+    async def availability(self, doc_id: str) -> Availability:
+        media = media_entries(await self.node.store.read(doc_id))
+        if not media:
+            return Availability("none", 100)
+        have = total = 0
+        for m in media:
+            info = await self._b().info(m["sha256"])
+            count = max(1, len(m["blocks"]) // 32)
+            total += count
+            if info is not None:
+                have += count if info.complete else info.have
+        if have >= total:
+            return Availability("ready", 100)
+        if have == 0:
+            return Availability("waiting", 0)
+        return Availability("partial", min(99, have * 100 // total))
+
+    async def files(self, doc_id: str) -> list[Path]:
+        out = []
+        for m in media_entries(await self.node.store.read(doc_id)):
+            p = await self._b().path(m["sha256"])
+            if p is not None:
+                out.append(p)
+        return out
+
+    async def sync(self, *, base_url: str | None = None, peers: list[str] | None = None,
+                   progress: Callable[[str, int, int], None] | None = None) -> MediaResult:
+        """Download every missing blob of published items: from LAN ``peers`` first (each
+        gives the blocks it has), then the relay. Resumes from the verified blocks."""
+        result = MediaResult()
+        blobs = self._b()
+        wanted = await MediaIndex(self.node.store).wanted()
+        keys = keys_of(self.node.home)
+        relay = base_url or relay_urls(self.node.config.relay_url)[0]
+        sources = [*(peers or []), relay]
+        ctx = keys.client_context() if any(b.startswith("https") for b in sources) else False
+        bucket = TokenBucket(self.rate_bps)
+        self.paused_reason = ""
+        for sha, m in wanted.items():
+            await blobs.want(sha, int(m["length"]), bytes(m["blocks"]),
+                             int(m.get("block_size") or 128 * 1024))
+            done = False
+            for base in sources:
+                try:
+                    done = await fetch_blob(blobs, base, sha, bucket=bucket,
+                                            ssl_context=ctx if base.startswith("https")
+                                            else False,
+                                            stats=result.stats, progress=progress,
+                                            resume=self._resume)
+                except NoSpace as exc:
+                    self.paused_reason = str(exc)
+                    result.error = str(exc)
+                    break
+                except (TransportClosed, PermissionError) as exc:
+                    result.error = str(exc)  # next source: a LAN peer may lack blocks
+                if done:
+                    break
+            (result.complete if done else result.pending).append(sha)
+            if self.paused_reason:
+                break
+        if result.complete and not result.pending:
+            result.error = ""
+        return result
+
+    async def serve_lan(self, host: str = "0.0.0.0", port: int = 0) -> LanServer:
+        """Serve our verified blocks (of complete or partial blobs) to nodes on the LAN,
+        with the relay's rule: the peer's certificate must give it read access to a
+        published item naming the blob."""
+        keys = keys_of(self.node.home)
+        ca = keys.ca()
+        index = MediaIndex(self.node.store)
+        store, county = self.node.store, self.node.config.county
+
+        async def block(request: web.Request) -> web.StreamResponse:
+            der = peer_der(request.transport.get_extra_info) if request.transport else None
+            try:
+                peer, _ = peer_identity(der, ca, revocations=await revocations.current(
+                    store, ca, county))
+            except NotAuthorized as exc:
+                return web.json_response({"error": exc.code}, status=403)
+            sha = request.match_info["sha"]
+            if not request.match_info["n"].isdigit() or not await index.may_fetch(
+                    permissions(peer).readable, sha):
+                return web.json_response({"error": "not_authorized"}, status=403)
+            data = await self._b().read_block(sha, int(request.match_info["n"]))
+            if data is None:
+                return web.json_response({"error": "not_found"}, status=404)
+            return web.Response(body=data, content_type="application/octet-stream")
+
+        app = web.Application()
+        app.router.add_get("/v1/blobs/{sha}/{n}", block)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        server = await serve_tls(runner.server, host, port, keys.server_context())
+        return LanServer(runner, server, server.sockets[0].getsockname()[1])
