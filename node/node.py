@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from store import Committed, ScopeSet, Store, kinds
+from store import Committed, ScopeSet, Store, StoreError, kinds
 from store.records import CONTENT, VILLAGE, WARNING
 
 from .cases import CaseService
@@ -54,8 +54,14 @@ class Node:
         if busy_timeout_ms is not None:
             kwargs["busy_timeout_ms"] = busy_timeout_ms
         store = await Store.open(h.store_file, key=h.store_key(), **kwargs)
-        node = cls(h, cfg, store)
-        await node._ensure_village_profile()
+        try:
+            node = cls(h, cfg, store)
+            await node._ensure_village_profile()
+        except BaseException:
+            # An open store's connection threads keep the process alive: a command that
+            # failed here (the store locked by the daemon) hung forever instead of exiting.
+            await store.close()
+            raise
         return node
 
     @classmethod
@@ -79,12 +85,20 @@ class Node:
             "SELECT 1 FROM records WHERE kind = ? AND village = ?", (VILLAGE, self.config.village))
         if not rows:
             c = self.config
-            await self.store.create(
-                VILLAGE, c.scope,
-                lambda doc: kinds.new_village(doc, code=c.village, name=c.village_name,
-                                              county=c.county, director=c.director),
-                doc_id=f"village-{c.county}-{c.village}",
-            )
+            doc_id = f"village-{c.county}-{c.village}"
+            try:
+                await self.store.create(
+                    VILLAGE, c.scope,
+                    lambda doc: kinds.new_village(doc, code=c.village, name=c.village_name,
+                                                  county=c.county, director=c.director),
+                    doc_id=doc_id,
+                )
+            except StoreError:
+                # Another program of this node (the daemon, a command) opened the new store
+                # at the same moment and made the profile first: that is all we wanted.
+                if not await self.store.query("SELECT 1 FROM docs WHERE doc_id = ?",
+                                              (doc_id,)):
+                    raise
 
     def subscribe(self, listener: Callable[[Committed], None]) -> Callable[[], None]:
         """Called after every commit, local or from sync (for live screens)."""

@@ -22,7 +22,7 @@ async def _json(request: web.Request) -> dict[str, object]:
         raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=request.content_length)
     try:
         body = await request.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested too deep
         raise web.HTTPBadRequest(text="expected a JSON body") from None
     if not isinstance(body, dict):
         raise web.HTTPBadRequest(text="expected a JSON object")

@@ -12,8 +12,10 @@ Rules:
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
+import time
 from pathlib import Path
 
 import aiosqlite
@@ -52,6 +54,21 @@ def translate(exc: sqlite3.Error, path: Path | str) -> Exception:
     return exc
 
 
+async def _set_wal(conn: aiosqlite.Connection, busy_timeout_ms: int) -> None:
+    """Switch to WAL. SQLite answers "database is locked" at once, without waiting, when
+    another program is switching the same new file at that moment (two programs started
+    together on a new store): wait for it ourselves, within the busy timeout."""
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    while True:
+        try:
+            await conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.01)
+
+
 async def open_db(
     path: Path | str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS
 ) -> aiosqlite.Connection:
@@ -66,7 +83,7 @@ async def open_db(
         if new:
             await conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             os.chmod(path, 0o600)
-        await conn.execute("PRAGMA journal_mode = WAL")
+        await _set_wal(conn, busy_timeout_ms)
         await conn.execute("PRAGMA synchronous = FULL")
         await conn.execute("PRAGMA foreign_keys = ON")
         await migrate(conn)

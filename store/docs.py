@@ -253,7 +253,11 @@ class Store:
                 else:
                     tails.append((w.doc_id, tail_count, self._sealer.seal(w.doc_id, chunk)))
                     tail_updates.append((heads, seq, now, w.last_from, len(chunk), w.doc_id))
-            proj = project(w.kind, amdoc.read(w.doc), now)
+            try:
+                proj = project(w.kind, amdoc.read(w.doc), now)
+            except Exception as exc:  # e.g. nesting too deep to read back (RecursionError)
+                raise CorruptDoc(f"document {w.doc_id} cannot be read back: "
+                                 f"{type(exc).__name__}", doc_id=w.doc_id) from exc
             r = proj.row
             records.append((w.doc_id, w.kind, w.scope, r["parent"], r["number"], r["title"],
                             r["category"], r["status"], r["village"], r["created_at"],

@@ -8,6 +8,7 @@ newest file is refused (an older program must not write a newer store).
 from __future__ import annotations
 
 import re
+import sqlite3
 from importlib import resources
 
 import aiosqlite
@@ -49,7 +50,19 @@ async def migrate(conn: aiosqlite.Connection) -> int:
         if version <= current:
             continue
         # executescript commits first; wrap each file so a failure leaves version N-1.
-        await conn.executescript(
-            f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;"
-        )
+        try:
+            await conn.executescript(
+                f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;"
+            )
+        except sqlite3.Error:
+            if conn.in_transaction:
+                await conn.execute("ROLLBACK")
+            # Another process opening the same store may have applied this file between
+            # our reading user_version and taking the write lock (two programs started
+            # at once on a new store): then the file failed ("table ... already exists")
+            # and there is nothing left to do.
+            async with conn.execute("PRAGMA user_version") as cur:
+                row = await cur.fetchone()
+            if row is None or int(row[0]) < version:
+                raise
     return current

@@ -23,6 +23,11 @@ def _search(*parts: Any) -> str:
     return "\n".join(str(p) for p in parts if p).lower()
 
 
+def _items(value: Any) -> list[Any]:
+    """A list field as a list; anything else a peer put there (a number, a map) as empty."""
+    return value if isinstance(value, list) else []
+
+
 def project(kind: str, data: dict[str, Any], updated_at: str) -> Projection:
     """Projection of one document's current state."""
     row: dict[str, Any] = {
@@ -32,8 +37,8 @@ def project(kind: str, data: dict[str, Any], updated_at: str) -> Projection:
     }
     followups: list[tuple[int, str, str | None, int | None]] = []
     if kind == CASE:
-        parties = [p for p in data.get("parties") or [] if isinstance(p, dict)]
-        sessions = [s for s in data.get("sessions") or [] if isinstance(s, dict)]
+        parties = [p for p in _items(data.get("parties")) if isinstance(p, dict)]
+        sessions = [s for s in _items(data.get("sessions")) if isinstance(s, dict)]
         row.update(
             number=data.get("number"), title=data.get("title"),
             category=data.get("category"), status=data.get("status"),
@@ -45,13 +50,16 @@ def project(kind: str, data: dict[str, Any], updated_at: str) -> Projection:
                 *(p.get("name") for p in parties), *(s.get("summary") for s in sessions),
             ),
         )
-        fu = data.get("followups") or {}
+        fu = data.get("followups")
+        fu = fu if isinstance(fu, dict) else {}
         for m in FOLLOWUP_MONTHS:
             due = fu.get(f"m{m}_due")
             if due:
                 sat = fu.get(f"m{m}_satisfaction")
-                followups.append((m, str(due), fu.get(f"m{m}_done") or None,
-                                  sat if isinstance(sat, int) else None))
+                done = fu.get(f"m{m}_done")
+                followups.append((m, str(due), str(done) if done else None,
+                                  sat if isinstance(sat, int) and -2**63 <= sat < 2**63
+                                  else None))
     elif kind == CONSULTATION:
         answered = bool(data.get("answer"))
         row.update(
@@ -73,7 +81,7 @@ def project(kind: str, data: dict[str, Any], updated_at: str) -> Projection:
         row.update(
             title=data.get("place"), created_at=data.get("date"),
             number=str(data.get("attendance", 0)),
-            search=_search(data.get("place"), data.get("notes"), *(data.get("items") or [])),
+            search=_search(data.get("place"), data.get("notes"), *_items(data.get("items"))),
         )
     elif kind == WARNING:
         row.update(

@@ -85,7 +85,7 @@ def open_enrol_file(path: Path, code: str) -> dict[str, str]:
         salt = base64.b64decode(outer["salt"])
         nonce = base64.b64decode(outer["nonce"])
         sealed = base64.b64decode(outer["sealed"])
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
         raise EnrolError("bad_enrol_file", "the enrolment file is damaged or unreadable") from None
     try:
         plain = AESGCM(_file_key(code, salt)).decrypt(nonce, sealed, FILE_FORMAT.encode())

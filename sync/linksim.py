@@ -330,7 +330,9 @@ class _Link:
                     await queue.put(_EOF)
                     return
                 data = data[:self._reserve(direction, len(data))]
-                step = int(bucket.burst) if bucket else len(data)
+                # (max: the other direction may have spent the whole cut budget, leaving
+                # nothing of this read to pass; range() refuses a step of zero.)
+                step = int(bucket.burst) if bucket else max(1, len(data))
                 for start in range(0, len(data), step):
                     piece = data[start:start + step]
                     if bucket:

@@ -36,7 +36,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
 
-from store import ScopeSet
+from store import ScopeSet, ValidationError
 
 from .errors import (
     LocalProtocolError,
@@ -248,7 +248,7 @@ class SyncSession:
             raise RemoteProtocolError("peer has no store id, or ours", code="bad_hello")
         try:
             claimed = Identity(hello.node_id, hello.role, hello.county, hello.village)
-        except ValueError as exc:
+        except (ValueError, ValidationError) as exc:  # a bad role; a bad county or village
             raise RemoteProtocolError(f"peer identity is not valid: {exc}",
                                       code="bad_hello") from None
         if self.authenticated_peer is not None and claimed != self.authenticated_peer:

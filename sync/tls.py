@@ -24,6 +24,8 @@ import ssl
 from pathlib import Path
 from typing import Any, Callable
 
+from aiohttp.http_exceptions import HttpProcessingError
+
 log = logging.getLogger("sync.tls")
 
 HANDSHAKE_TIMEOUT_S = 20.0  # a slow 2G link needs a few round trips for TLS 1.3
@@ -90,11 +92,28 @@ class _Handshake(asyncio.Protocol):
             log.warning("event=tls_refused remote=%s reason=%s", who, reason)
             self._on_refused(who, reason)
             raw.close()
+            _forget_frames(exc)
             return
-        if tls is None:
+        if tls is None or tls.is_closing():
+            # The peer hung up as soon as the handshake was done (a link cut at that
+            # moment, a port check): nothing to serve. Handing aiohttp a transport that is
+            # already gone made its request handler fail an assertion, logged at ERROR.
             raw.close()
             return
         protocol.connection_made(tls)
+
+
+def _forget_frames(exc: BaseException | None) -> None:
+    """Drop the tracebacks of a failed handshake's error and its causes. They hold
+    asyncio's frames of start_tls, whose waiter holds the error again: a reference cycle
+    that keeps the TLS machinery (buffers of hundreds of KiB) alive until a full garbage
+    collection, which a long-running listener rarely does. Garbage on the TLS port made
+    the relay grow ~70 KB per connection (bench/fuzz_relay.py)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        exc.__traceback__ = None
+        exc = exc.__cause__ or exc.__context__
 
 
 def _reason(exc: BaseException) -> str:
@@ -110,6 +129,27 @@ def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+class _BadRequestLine(logging.Filter):
+    """aiohttp answers a malformed HTTP request (a line too long, a bad header...) with 400
+    and then logs it at ERROR with a traceback, as if it were our bug. On a listener that
+    faces the open network every scanner would fill the log with those: make each one a
+    single line, like tls_refused (rule 3)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError) and 400 <= int(exc.code or 0) < 500:
+            remote = record.args[0] if isinstance(record.args, tuple) and record.args else "-"
+            record.msg = "event=bad_http_request remote=%s status=%s reason=%r"
+            record.args = (remote, exc.code, str(exc.message).splitlines()[0][:200]
+                           if exc.message else type(exc).__name__)
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+_BAD_REQUEST_LINE = _BadRequestLine()
+
+
 async def serve_tls(make_protocol: Callable[[], asyncio.Protocol], host: str, port: int,
                     ctx: ssl.SSLContext, *,
                     on_refused: Callable[[str, str], None] | None = None) -> asyncio.Server:
@@ -118,5 +158,6 @@ async def serve_tls(make_protocol: Callable[[], asyncio.Protocol], host: str, po
     loop = asyncio.get_running_loop()
     tasks: set[asyncio.Task[None]] = set()
     refused = on_refused or (lambda who, why: None)
+    logging.getLogger("aiohttp.server").addFilter(_BAD_REQUEST_LINE)  # idempotent
     return await loop.create_server(lambda: _Handshake(make_protocol, ctx, refused, tasks),
                                     host, port)

@@ -330,7 +330,19 @@ async def accept_ws(request: web.Request, *, max_frame: int = MAX_FRAME_BYTES,
         autoclose=True,
         autoping=True,
     )
-    await ws.prepare(request)
+    try:
+        await ws.prepare(request)
+    except ValueError:
+        # aiohttp fails on some malformed upgrades with ValueError instead of its 400 (a
+        # 500 then): an Upgrade header that is not UTF-8 (UnicodeEncodeError when quoting
+        # it), a Sec-WebSocket-Key that is not ASCII (base64 refuses it).
+        raise web.HTTPBadRequest(text="malformed WebSocket upgrade request") from None
+    except ConnectionError:
+        # The link was cut between the peer's upgrade request and our answer (a village
+        # uplink dropping): nobody is left to answer. Ending the request as an HTTP error
+        # keeps it out of the error log (aiohttp drops the answer to a gone peer quietly).
+        log.info("the peer hung up during the WebSocket upgrade")
+        raise web.HTTPBadRequest(text="connection lost during the WebSocket upgrade") from None
     peer = request.transport.get_extra_info("peername") if request.transport else None
     if isinstance(peer, tuple) and len(peer) >= 2:
         label = f"{peer[0]}:{peer[1]}"
