@@ -19,7 +19,7 @@ from typing import Callable
 
 from store import Incoming, Store, StoreError
 
-from .errors import RemoteProtocolError, SyncError, TransportClosed
+from .errors import RemoteProtocolError, SyncError, TransportClosed, forget_tracebacks
 from .messages import DocEntry
 from .protocol import (
     PAGE_DOCS,
@@ -121,7 +121,7 @@ async def run_session(transport: Transport, store: Store, session: SyncSession, 
         await _tell_peer(transport, session.fail(exc))
     if session.error is not None and session.error.code == "scopes_changed":
         await store.record_peer(session.peer_store, scope_fp="", seen=False)
-    _forget_frames(session.error)
+    forget_tracebacks(session.error)
     ok = session.state is State.DONE
     if not ok and session.error is not None:
         log.warning("sync with %s failed: %s (%s)",
@@ -132,18 +132,6 @@ async def run_session(transport: Transport, store: Store, session: SyncSession, 
         bytes_sent=transport.bytes_sent, bytes_received=transport.bytes_received,
         seconds=time.monotonic() - started, error=session.error, started_at=result_started,
     )
-
-
-def _forget_frames(exc: BaseException | None) -> None:
-    """Drop the tracebacks of a session's error (and its causes). A traceback holds the
-    frames it passed through -- this one's, with the session, whose ``error`` is the
-    exception: a reference cycle that only the cyclic GC frees, keeping the peer's frame
-    alive with it. A 16 KiB zip bomb kept 16 MiB per session (bench/fuzz_relay.py)."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        exc.__traceback__ = None
-        exc = exc.__cause__ or exc.__context__
 
 
 async def _tell_peer(transport: Transport, actions: list[object]) -> None:

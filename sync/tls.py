@@ -26,6 +26,8 @@ from typing import Any, Callable
 
 from aiohttp.http_exceptions import HttpProcessingError
 
+from .errors import forget_tracebacks
+
 log = logging.getLogger("sync.tls")
 
 HANDSHAKE_TIMEOUT_S = 20.0  # a slow 2G link needs a few round trips for TLS 1.3
@@ -92,7 +94,7 @@ class _Handshake(asyncio.Protocol):
             log.warning("event=tls_refused remote=%s reason=%s", who, reason)
             self._on_refused(who, reason)
             raw.close()
-            _forget_frames(exc)
+            forget_tracebacks(exc)
             return
         if tls is None or tls.is_closing():
             # The peer hung up as soon as the handshake was done (a link cut at that
@@ -101,19 +103,6 @@ class _Handshake(asyncio.Protocol):
             raw.close()
             return
         protocol.connection_made(tls)
-
-
-def _forget_frames(exc: BaseException | None) -> None:
-    """Drop the tracebacks of a failed handshake's error and its causes. They hold
-    asyncio's frames of start_tls, whose waiter holds the error again: a reference cycle
-    that keeps the TLS machinery (buffers of hundreds of KiB) alive until a full garbage
-    collection, which a long-running listener rarely does. Garbage on the TLS port made
-    the relay grow ~70 KB per connection (bench/fuzz_relay.py)."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        exc.__traceback__ = None
-        exc = exc.__cause__ or exc.__context__
 
 
 def _reason(exc: BaseException) -> str:
