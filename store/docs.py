@@ -386,8 +386,10 @@ class Store:
                            (heads, tc, tb, sl), doc)
         return out
 
-    async def _load_docs(self, c: aiosqlite.Connection, doc_ids: list[str]) -> dict[str, Document]:
-        """Load many documents with one query per SQL_BATCH ids."""
+    async def _read_parts(self, c: aiosqlite.Connection, doc_ids: list[str]
+                          ) -> dict[str, list[bytes]]:
+        """Opened snapshot and tail chunks of many documents, in order: one consistent
+        statement per SQL_BATCH ids (snapshot and tail can't come from different commits)."""
         parts: dict[str, list[bytes]] = {}
         for i in range(0, len(doc_ids), SQL_BATCH):
             part = doc_ids[i:i + SQL_BATCH]
@@ -399,41 +401,19 @@ class Store:
             ) as cur:
                 for doc_id, _, _, blob in await cur.fetchall():
                     parts.setdefault(doc_id, []).append(self._sealer.open(doc_id, blob))
-        out: dict[str, Document] = {}
-        for doc_id, chunks in parts.items():
-            try:
-                out[doc_id] = Document.load(b"".join(chunks))
-            except Exception as exc:
-                raise CorruptDoc(f"record {doc_id} does not load: {exc}",
-                                 doc_id=doc_id) from exc
-        return out
+        return parts
+
+    async def _load_docs(self, c: aiosqlite.Connection, doc_ids: list[str]) -> dict[str, Document]:
+        """Load many documents with one query per SQL_BATCH ids."""
+        return {doc_id: _load(doc_id, chunks)
+                for doc_id, chunks in (await self._read_parts(c, doc_ids)).items()}
 
     async def saved_many(self, doc_ids: list[str]) -> dict[str, bytes]:
-        """Whole documents as Automerge save() bytes, read in one consistent statement per
-        batch. A document without a tail is its stored snapshot as is (no Automerge work);
-        one with a tail is loaded and saved again, which is smaller than snapshot + tail."""
-        parts: dict[str, list[bytes]] = {}
-        for i in range(0, len(doc_ids), SQL_BATCH):
-            part = doc_ids[i:i + SQL_BATCH]
-            marks = ",".join("?" * len(part))
-            async with self._r.execute(
-                f"SELECT doc_id, 0, -1, snapshot FROM docs WHERE doc_id IN ({marks}) "
-                f"UNION ALL SELECT doc_id, 1, n, chunk FROM doc_tail WHERE doc_id IN ({marks}) "
-                "ORDER BY 1, 2, 3", part + part
-            ) as cur:
-                for doc_id, _, _, blob in await cur.fetchall():
-                    parts.setdefault(doc_id, []).append(self._sealer.open(doc_id, blob))
-        out: dict[str, bytes] = {}
-        for doc_id, chunks in parts.items():
-            if len(chunks) == 1:
-                out[doc_id] = chunks[0]
-            else:
-                try:
-                    out[doc_id] = Document.load(b"".join(chunks)).save()
-                except Exception as exc:
-                    raise CorruptDoc(f"record {doc_id} does not load: {exc}",
-                                     doc_id=doc_id) from exc
-        return out
+        """Whole documents as Automerge save() bytes. A document without a tail is its
+        stored snapshot as is (no Automerge work); one with a tail is loaded and saved
+        again, which is smaller than snapshot + tail."""
+        return {doc_id: chunks[0] if len(chunks) == 1 else _load(doc_id, chunks).save()
+                for doc_id, chunks in (await self._read_parts(self._r, doc_ids)).items()}
 
     async def _load_for_write(self, c: aiosqlite.Connection, doc_id: str
                               ) -> tuple[DocMeta, tuple[bytes, int, int, int], Document]:
@@ -456,21 +436,10 @@ class Store:
         return meta, (heads, tail_count, tail_bytes, snap_len), doc
 
     async def _load_doc(self, c: aiosqlite.Connection, doc_id: str) -> Document:
-        # One statement, so snapshot and tail come from one consistent read even while
-        # the writer compacts on the other connection.
-        async with c.execute(
-            "SELECT 0, -1, snapshot FROM docs WHERE doc_id = ? "
-            "UNION ALL SELECT 1, n, chunk FROM doc_tail WHERE doc_id = ? ORDER BY 1, 2",
-            (doc_id, doc_id),
-        ) as cur:
-            rows = await cur.fetchall()
-        if not rows or rows[0][0] != 0:
+        chunks = (await self._read_parts(c, [doc_id])).get(doc_id)
+        if not chunks:
             raise DocNotFound(f"no record {doc_id}", doc_id=doc_id)
-        parts = [self._sealer.open(doc_id, r[2]) for r in rows]
-        try:
-            return Document.load(b"".join(parts))
-        except Exception as exc:
-            raise CorruptDoc(f"record {doc_id} does not load: {exc}", doc_id=doc_id) from exc
+        return _load(doc_id, chunks)
 
     # --- merging what peers send -----------------------------------------------------
     async def merge(self, incoming: list[Incoming], *, origin: str,
@@ -722,6 +691,13 @@ class Store:
             if progress and i % 500 == 0:
                 progress(i, len(docs))
         return problems
+
+
+def _load(doc_id: str, chunks: list[bytes]) -> Document:
+    try:
+        return Document.load(b"".join(chunks))
+    except Exception as exc:
+        raise CorruptDoc(f"record {doc_id} does not load: {exc}", doc_id=doc_id) from exc
 
 
 async def _bump(c: aiosqlite.Connection, name: str) -> int:
