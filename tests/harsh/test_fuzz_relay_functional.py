@@ -394,7 +394,10 @@ async def test_garbage_on_the_tls_port_leaves_nothing_for_the_garbage_collector(
         before = ssl_protocols()
         for i in range(60):
             reader, writer = await asyncio.open_connection("127.0.0.1", relay.port)
-            writer.write(secrets.token_bytes(200) if i % 2 else b"GET / HTTP/1.1\r\n\r\n")
+            # \x00 first: never a TLS record type (20-23), which would make the
+            # relay wait for the rest of a record until its handshake timeout.
+            writer.write(b"\x00" + secrets.token_bytes(199) if i % 2
+                         else b"GET / HTTP/1.1\r\n\r\n")
             await writer.drain()
             with contextlib.suppress(ConnectionError):
                 async with asyncio.timeout(5):
@@ -404,3 +407,45 @@ async def test_garbage_on_the_tls_port_leaves_nothing_for_the_garbage_collector(
         assert ssl_protocols() - before < 5
     finally:
         gc.enable()
+
+
+async def test_a_peers_error_code_adds_no_metric_series_and_no_log_lines(
+        relay: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # Found by the 10,000-input soak (RSS crept up): the relay used the code of a peer's
+    # Error frame as a /metrics label -- one new series per code, without bound, and
+    # unescaped, so a code with a newline added lines of the peer's own to /metrics
+    # (and to the log).
+    caplog.set_level(logging.INFO)
+    me = Identity(secrets.token_hex(8), "director", "KC", "A")
+    cert = make_client_cert(relay.home, tmp_path / "peer", me)
+    codes = ['x"} 1\nvillagecourt_forged 999\n#', "bad\nline"] + [
+        secrets.token_hex(6) for _ in range(30)]
+    async with aiohttp.ClientSession() as http:
+        for code in codes:
+            async with http.ws_connect(f"wss://127.0.0.1:{relay.port}/v1/sync",
+                                       ssl=cert.context()) as ws:
+                await ws.send_bytes(encode(Hello(1, secrets.token_hex(16), me.node_id,
+                                                 "director", "KC", "A")))
+                await ws.send_bytes(encode(Error(code, "bye\nevent=enrolled node=forged")))
+                with contextlib.suppress(asyncio.TimeoutError):
+                    while (await ws.receive(timeout=5)).type is aiohttp.WSMsgType.BINARY:
+                        pass
+        await asyncio.sleep(0.2)
+        async with http.get(f"https://127.0.0.1:{relay.port}/metrics",
+                            ssl=_ctx(relay, tmp_path, cert=False)) as resp:
+            metrics = await resp.text()
+    sessions = [ln for ln in metrics.splitlines() if ln.startswith("villagecourt_sessions_total")]
+    assert sessions == ['villagecourt_sessions_total{outcome="peer_error"} 32'], sessions
+    assert "forged" not in metrics
+    for r in caplog.records:
+        assert "\n" not in r.getMessage(), r.getMessage()
+
+
+@pytest.mark.parametrize("store_id", ["", "a\nb", "x" * 65, "a b", "中文"])
+def test_a_hello_whose_store_id_is_not_an_id_is_bad_hello(store_id: str) -> None:
+    # (Same soak: the store id of a Hello went into log lines as it came.)
+    session = SyncSession(False, Identity("relay-1", "relay", "KC"), "relay-store")
+    actions = session.receive(Hello(version=1, store_id=store_id, node_id="n1",
+                                    role="director", county="KC", village="A"))
+    errors = [a.msg for a in actions if isinstance(a, Send) and isinstance(a.msg, Error)]
+    assert [e.code for e in errors] == ["bad_hello"]
