@@ -9,7 +9,7 @@ from aiohttp import web
 from sync import revocations
 from sync.auth import peer_identity
 from sync.driver import sync_as_server
-from sync.errors import NotAuthorized, SyncError
+from sync.errors import NotAuthorized, PeerError, SyncError
 from sync.messages import Error
 from sync.scopes import Identity
 from sync.tls import peer_der
@@ -61,6 +61,10 @@ async def sync_endpoint(request: web.Request) -> web.StreamResponse:
         metrics.sessions_active -= 1
         await transport.close()
     outcome = "ok" if result.ok else (result.error.code if result.error else "error")
+    if isinstance(result.error, PeerError):
+        # The code is the peer's choice: as a label it would let any node add series to
+        # /metrics without bound (and, unescaped, lines of its own).
+        outcome = "peer_error"
     metrics.sessions_total[outcome] += 1
     metrics.bytes_in += result.bytes_received
     metrics.bytes_out += result.bytes_sent

@@ -32,6 +32,7 @@ Invariants:
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
@@ -53,6 +54,15 @@ WINDOW = 4  # pages in flight: fills a 400 ms round trip at 64 kbit/s with ~3 KB
 PAGE_DOCS = 500  # documents per page at most
 PAGE_BYTES = 256 * 1024  # raw document bytes per page: a page crosses 64 kbit/s in seconds,
 # well inside the heartbeat (a ping queues behind the page on a slow link)
+
+
+_CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")  # what an error code looks like
+_STORE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # 32 hex digits, made by the store
+
+
+def _one_line(text: str) -> str:
+    """A peer's text for a log line: control characters (newlines...) as spaces."""
+    return "".join(ch if ch.isprintable() else " " for ch in text)
 
 
 class State(Enum):
@@ -169,8 +179,11 @@ class SyncSession:
             return []
         try:
             if isinstance(msg, Error):
-                raise PeerError(f"peer ended the session: {msg.code}: {msg.message}",
-                                code=msg.code)
+                # The peer's words go to logs and the sync log: one line, and a code only
+                # if it looks like one (a hostile peer wrote fake log lines with newlines).
+                code = msg.code if _CODE.match(msg.code) else "peer_error"
+                raise PeerError(f"peer ended the session: {_one_line(msg.code)}: "
+                                f"{_one_line(msg.message)}", code=code)
             if isinstance(msg, Hello):
                 return self._on_hello(msg)
             if self.state is not State.ACTIVE:
@@ -244,8 +257,8 @@ class SyncSession:
             raise VersionMismatch(
                 f"peer speaks protocol {hello.version}, we speak {PROTOCOL_VERSION}",
                 peer_version=hello.version)
-        if not hello.store_id or hello.store_id == self.store_id:
-            raise RemoteProtocolError("peer has no store id, or ours", code="bad_hello")
+        if not _STORE_ID.match(hello.store_id) or hello.store_id == self.store_id:
+            raise RemoteProtocolError("peer has no valid store id, or ours", code="bad_hello")
         try:
             claimed = Identity(hello.node_id, hello.role, hello.county, hello.village)
         except (ValueError, ValidationError) as exc:  # a bad role; a bad county or village
