@@ -431,6 +431,17 @@ def _read_manifest(path: Path) -> _Manifest:
                 raise ValueError(f"manifest has no {key!r}")
         if not isinstance(body["docs"], list) or not chain:
             raise ValueError("manifest lists no documents or no certificate")
+        # The signature says who wrote it, not that it is well made (a hostile node can
+        # sign anything): the fields read below must have their types.
+        if not isinstance(body["from"], dict) or not isinstance(body["to"], dict):
+            raise ValueError("manifest's 'from' and 'to' must be maps")
+        for key in ("since", "upto"):
+            if not isinstance(body[key], int) or isinstance(body[key], bool) or body[key] < 0:
+                raise ValueError(f"manifest's {key!r} must be a count")
+        receipt = body.get("receipt")
+        if receipt is not None and not (isinstance(receipt, dict) and isinstance(
+                receipt.get("have_seq", 0), int) and not isinstance(receipt.get("have_seq"), bool)):
+            raise ValueError("manifest's receipt is malformed")
     except Exception as exc:
         raise BundleError(f"the manifest is damaged or not a bundle's: {exc}",
                           code="bundle_malformed") from None
