@@ -393,13 +393,35 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         interfaces = ([args.host] if args.host not in ("0.0.0.0", "::")
                       else interfaces_from_env())
+        from .media import MediaService
+
+        media = await MediaService.from_config(node).open()
         syncer = Syncer(node, listen_host=args.host, listen_port=args.port,
-                        discovery=not args.no_discovery, discovery_interfaces=interfaces)
+                        discovery=not args.no_discovery, discovery_interfaces=interfaces,
+                        media=media)
+        shown: dict[str, int] = {}
 
         def on_event(event: Any) -> None:
-            from .events import PeerSeen, SyncFinished
+            from .events import MediaProgress, PeerSeen, SyncFinished
 
-            if isinstance(event, SyncFinished):
+            if isinstance(event, MediaProgress):
+                if event.done:
+                    r = media.last_result
+                    if event.paused:
+                        print(i18n.t(lang, "media_paused", floor=node.config.media_free_mb),
+                              flush=True)
+                    elif r is not None and (r.complete or r.pending) and shown:
+                        print(i18n.t(lang, "serve_media_done", complete=len(r.complete),
+                                     pending=len(r.pending)), flush=True)
+                    shown.clear()
+                # a line every 10 % of a file (a 20 MB video is 160 blocks)
+                elif event.total and (event.have == event.total or event.have * 10 // event.total
+                                      != shown.get(event.sha256, -1)):
+                    shown[event.sha256] = event.have * 10 // event.total
+                    print(i18n.t(lang, "serve_media", name=event.name or event.sha256[:12],
+                                 have=event.have,
+                                 total=event.total), flush=True)
+            elif isinstance(event, SyncFinished):
                 if event.ok:
                     print(i18n.t(lang, "serve_synced", peer=event.peer, sent=event.sent,
                                  received=event.received), flush=True)
@@ -412,16 +434,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
                       flush=True)
 
         node.events.subscribe(on_event)
-        async with syncer:
-            print(i18n.t(lang, "serve_listening", port=syncer.bound_port,
-                         relay=node.config.relay_url or i18n.t(lang, "none")), flush=True)
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            import signal
+        try:
+            async with syncer:
+                print(i18n.t(lang, "serve_listening", port=syncer.bound_port,
+                             relay=node.config.relay_url or i18n.t(lang, "none")), flush=True)
+                stop = asyncio.Event()
+                loop = asyncio.get_running_loop()
+                import signal
 
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, stop.set)
-            await stop.wait()
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.add_signal_handler(sig, stop.set)
+                await stop.wait()
+        finally:
+            await media.close()
         return 0
 
     return asyncio.run(_with_node(args, run))

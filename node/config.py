@@ -26,6 +26,10 @@ ENV_HOME = "VILLAGECOURT_HOME"
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
 DEFAULT_PORT = 7457  # LAN sync listener; unassigned by IANA
+# Media (videos of the county's content) downloads after records, capped so that a phone
+# sharing the village's link still gets through; settable in config.json.
+DEFAULT_MEDIA_RATE_KBPS = 128
+DEFAULT_MEDIA_FREE_MB = 512
 _B32 = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford's base32: no I, L, O, U
 
 
@@ -65,6 +69,8 @@ class NodeConfig:
     relay_url: str = ""
     listen_port: int = DEFAULT_PORT
     role: str = "director"
+    media_rate_kbps: int = DEFAULT_MEDIA_RATE_KBPS  # cap on media downloads; 0: no cap
+    media_free_mb: int = DEFAULT_MEDIA_FREE_MB  # downloads pause below this much free disk
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -111,6 +117,11 @@ class Home:
                               home=str(self.path)) from None
         if cfg.language not in LANGUAGES:
             cfg.language = DEFAULT_LANGUAGE
+        for name in ("media_rate_kbps", "media_free_mb", "listen_port"):
+            value = getattr(cfg, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ConfigError("bad_config", f"{self.config_file}: {name} must be a whole "
+                                  f"number of 0 or more, not {value!r}", home=str(self.path))
         return cfg
 
     def save(self, cfg: NodeConfig) -> None:

@@ -8,6 +8,9 @@
     3. the loop: syncs with the relay when configured and with LAN peers of the same
        village, with exponential backoff and jitter after failures, and soon after local
        edits (SOON_AFTER_EDIT_S) so work reaches the county while a link is up
+    4. media (when given a MediaService): the listener also serves our verified blocks of
+       the county's videos to the village's LAN peers, and after each successful session
+       a background pass fetches missing media -- from LAN peers first, then the relay
 
 Every session runs outside the UI's event handling; progress and outcomes are node events.
 """
@@ -22,7 +25,7 @@ import random
 import ssl
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import aiohttp
 from aiohttp import web
@@ -43,6 +46,9 @@ from sync.wire import encode
 from .events import PeerSeen, SyncFinished, SyncProgress, SyncStarted
 from .identity import keys_of
 from .node import Node
+
+if TYPE_CHECKING:
+    from .media import MediaService
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +100,9 @@ class Syncer:
                  discovery_interfaces: list[str] | None = None,
                  backoff: Backoff | None = None, client_ssl: ssl.SSLContext | None = None,
                  server_ssl: ssl.SSLContext | None = None, rng: random.Random | None = None,
-                 ) -> None:
+                 media: "MediaService | None" = None) -> None:
         self.node = node
+        self.media = media
         self.identity = node_identity(node)
         keys = keys_of(node.home)
         # A provisioned node speaks mutual TLS pinned to its county CA, and only that.
@@ -135,6 +142,10 @@ class Syncer:
                 self.bound_port = None
             if self._discovery_on and self.bound_port is not None:
                 await self._start_discovery(stack)
+            if self.media is not None:
+                self.media.lan_peers = self.media_peer_urls
+                self.media.follow_sync()
+                stack.callback(self.media.stop_following)
             task = asyncio.create_task(self._loop(), name="villagecourt-sync-loop")
             stack.push_async_callback(_cancel, task)
             unsubscribe = self.node.subscribe(self._on_commit)
@@ -162,6 +173,8 @@ class Syncer:
     async def _start_listener(self, stack: contextlib.AsyncExitStack) -> None:
         app = web.Application()
         app.router.add_get(SYNC_PATH, self._serve_session)
+        if self.media is not None and self._server_ssl is not None:
+            self.media.add_lan_routes(app)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
@@ -235,6 +248,14 @@ class Syncer:
         if committed.origin == "local":
             self._edited_at = time.monotonic()
             self._wake.set()
+
+    def media_peer_urls(self) -> list[str]:
+        """Where media passes look before the relay: the village's LAN peers, on the port
+        they sync on (their listener serves blocks too)."""
+        if self._client_ssl is None:
+            return []
+        return [f"https://{f'[{p.host}]' if ':' in p.host else p.host}:{p.port}"
+                for p in self.peers.values()]
 
     # --- sessions ----------------------------------------------------------------------
     async def sync_relay(self, *, progress: Callable[[Counters], None] | None = None

@@ -5,6 +5,7 @@
     SyncProgress  documents sent/received so far in a session
     SyncFinished  a session ended (ok, or an error code and plain message)
     PeerSeen      a LAN peer was found or lost
+    MediaProgress blocks of a media file verified so far; done=True when a pass ends
 """
 
 from __future__ import annotations
@@ -54,7 +55,17 @@ class PeerSeen:
     present: bool = True
 
 
-Event = Union[Saved, SyncStarted, SyncProgress, SyncFinished, PeerSeen]
+@dataclass(frozen=True)
+class MediaProgress:
+    sha256: str
+    have: int
+    total: int
+    done: bool = False  # a background pass ended (sha256 empty)
+    paused: str = ""  # "no_space" when the free-space floor stopped downloads
+    name: str = ""  # the file's name, as the county published it
+
+
+Event = Union[Saved, SyncStarted, SyncProgress, SyncFinished, PeerSeen, MediaProgress]
 
 
 class EventBus:

@@ -9,9 +9,15 @@
     await media.sync(peers=["https://10.0.0.7:PORT"])   LAN peers first, then the relay
     await media.serve_lan(host, port) -> LanServer      serve our verified blocks on the LAN
     media.paused_reason                                 plain words when downloads pause
-    media.follow_sync()                                 after each successful relay session
+    media.follow_sync()                                 after each successful session
                                                         (SyncFinished event), fetch media in
                                                         a background task; media.last_result
+    media.add_lan_routes(app)                           serve blocks on an existing listener
+                                                        (the daemon's LAN sync port)
+    media.lan_peers = lambda: [...]                     where background passes look first
+
+While open, the service is ``node.media`` (the TUI reads availability through it), and a
+background pass reports ``MediaProgress`` events.
 
 Records always go first: ``sync`` is meant to run after a records session (the daemon's
 loop), and its bandwidth cap (``rate_bps``) applies to media only.
@@ -20,9 +26,11 @@ loop), and its bandwidth cap (``rate_bps``) applies to media only.
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import IO, Callable
 
 from aiohttp import web
 
@@ -34,9 +42,24 @@ from sync.media import FetchStats, MediaIndex, TokenBucket, fetch_blob, media_en
 from sync.scopes import permissions
 from sync.tls import peer_der, serve_tls
 
-from .events import Event, SyncFinished
+from .events import Event, MediaProgress, SyncFinished
 from .identity import keys_of, relay_urls
 from .node import Node
+
+log = logging.getLogger(__name__)
+BLOCK_ROUTE = "/v1/blobs/{sha}/{n}"
+
+def _try_lock(path: Path) -> IO[bytes] | None:
+    """An exclusive lock on ``path`` held while the file stays open; None if another
+    process holds it. The OS drops it when the process dies (SIGKILL included)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    f = open(path, "ab")  # noqa: SIM115 -- kept open as the lock
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        return None
+    return f
 
 
 @dataclass(frozen=True)
@@ -82,10 +105,22 @@ class MediaService:
         self._again = False
         self._unsubscribe: Callable[[], None] | None = None
         self.last_result: MediaResult | None = None
+        self.lan_peers: Callable[[], list[str]] | None = None  # base URLs of LAN peers
+        self.paused_code = ""  # "no_space" while the free-space floor holds downloads
+        self.names: dict[str, str] = {}  # sha256 -> file name, of media wanted
+
+    @classmethod
+    def from_config(cls, node: Node) -> "MediaService":
+        """The service with the node's settings (config.json: media_rate_kbps, 0 for no
+        cap; media_free_mb, the free-space floor)."""
+        c = node.config
+        return cls(node, rate_bps=c.media_rate_kbps * 1000 or None,
+                   floor=c.media_free_mb * 1024 * 1024)
 
     async def open(self) -> "MediaService":
         self.blobs = await BlobStore.open(self.node.home.store_file,
                                           self.node.home.path / "blobs", floor=self.floor)
+        self.node.media = self
         return self
 
     # --- in the background, after records ------------------------------------------------
@@ -96,8 +131,16 @@ class MediaService:
         if self._unsubscribe is None:
             self._unsubscribe = self.node.events.subscribe(self._on_event)
 
+    def stop_following(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self.lan_peers = None
+
     def _on_event(self, event: Event) -> None:
-        if isinstance(event, SyncFinished) and event.ok and event.peer == "relay":
+        # After the relay or a LAN peer of the village: either may have brought an item
+        # whose media we lack (a LAN neighbour serves the blocks it has).
+        if isinstance(event, SyncFinished) and event.ok:
             self.kick()
 
     def kick(self) -> None:
@@ -108,12 +151,18 @@ class MediaService:
         self._task = asyncio.get_running_loop().create_task(self._background())
 
     async def _background(self) -> MediaResult:
+        def progress(sha: str, have: int, total: int) -> None:
+            self.node.events.emit(MediaProgress(sha, have, total, name=self.names.get(sha, "")))
+
         while True:
             self._again = False
             try:
-                self.last_result = await self.sync()
+                peers = self.lan_peers() if self.lan_peers else None
+                self.last_result = await self.sync(peers=peers, progress=progress)
             except Exception as exc:  # never let a media error reach the records side
+                log.warning("media pass failed: %s", exc)
                 self.last_result = MediaResult(error=f"{type(exc).__name__}: {exc}")
+            self.node.events.emit(MediaProgress("", 0, 0, done=True, paused=self.paused_code))
             if not self._again:
                 return self.last_result
 
@@ -124,9 +173,7 @@ class MediaService:
         return self.last_result
 
     async def close(self) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
+        self.stop_following()
         if self._task is not None and not self._task.done():
             self._task.cancel()
             try:
@@ -136,6 +183,8 @@ class MediaService:
         if self.blobs is not None:
             await self.blobs.close()
             self.blobs = None
+        if self.node.media is self:
+            self.node.media = None
 
     async def __aenter__(self) -> "MediaService":
         return await self.open()
@@ -177,19 +226,35 @@ class MediaService:
         """Download every missing blob of published items: from LAN ``peers`` first (each
         gives the blocks it has), then the relay. Resumes from the verified blocks."""
         result = MediaResult()
+        # One program of a node downloads at a time (`serve` and the TUI may both run):
+        # the other finds the lock held and leaves the work to it.
+        lock = _try_lock(self.node.home.path / "blobs" / ".download.lock")
+        if lock is None:
+            result.error = "another program of this node is downloading media"
+            return result
+        try:
+            return await self._sync(result, base_url, peers, progress)
+        finally:
+            lock.close()
+
+    async def _sync(self, result: MediaResult, base_url: str | None, peers: list[str] | None,
+                    progress: Callable[[str, int, int], None] | None) -> MediaResult:
         blobs = self._b()
         wanted = await MediaIndex(self.node.store).wanted()
         keys = keys_of(self.node.home)
-        relay = base_url or relay_urls(self.node.config.relay_url)[0]
-        sources = [*(peers or []), relay]
+        relay = base_url or (relay_urls(self.node.config.relay_url)[0]
+                             if self.node.config.relay_url else "")
+        sources = [*(peers or []), *([relay] if relay else [])]
         ctx = keys.client_context() if any(b.startswith("https") for b in sources) else False
         bucket = TokenBucket(self.rate_bps)
-        self.paused_reason = ""
+        self.paused_reason = self.paused_code = ""
+        self.names.update({sha: str(m.get("name") or "") for sha, m in wanted.items()})
         for sha, m in wanted.items():
             await blobs.want(sha, int(m["length"]), bytes(m["blocks"]),
                              int(m.get("block_size") or 128 * 1024))
-            done = False
-            for base in sources:
+            info = await blobs.info(sha)
+            done = bool(info and info.complete)
+            for base in ([] if done else sources):
                 try:
                     done = await fetch_blob(blobs, base, sha, bucket=bucket,
                                             ssl_context=ctx if base.startswith("https")
@@ -197,7 +262,8 @@ class MediaService:
                                             stats=result.stats, progress=progress,
                                             resume=self._resume)
                 except NoSpace as exc:
-                    self.paused_reason = str(exc)
+                    self.paused_reason, self.paused_code = str(exc), exc.code
+                    log.warning("media downloads paused: %s", exc)
                     result.error = str(exc)
                     break
                 except (TransportClosed, PermissionError) as exc:
@@ -211,11 +277,13 @@ class MediaService:
             result.error = ""
         return result
 
-    async def serve_lan(self, host: str = "0.0.0.0", port: int = 0) -> LanServer:
-        """Serve our verified blocks (of complete or partial blobs) to nodes on the LAN,
-        with the relay's rule: the peer's certificate must give it read access to a
-        published item naming the blob."""
+    def add_lan_routes(self, app: web.Application) -> None:
+        """Serve our verified blocks (of complete or partial blobs) to nodes on the LAN
+        from ``app`` (the daemon's sync listener), with the relay's rule: the peer's
+        certificate must give it read access to a published item naming the blob."""
         keys = keys_of(self.node.home)
+        if not keys.provisioned():
+            return  # no certificates: nobody could prove who they are
         ca = keys.ca()
         index = MediaIndex(self.node.store)
         store, county = self.node.store, self.node.config.county
@@ -231,14 +299,22 @@ class MediaService:
             if not request.match_info["n"].isdigit() or not await index.may_fetch(
                     permissions(peer).readable, sha):
                 return web.json_response({"error": "not_authorized"}, status=403)
-            data = await self._b().read_block(sha, int(request.match_info["n"]))
+            if self.blobs is None:
+                return web.json_response({"error": "not_found"}, status=404)
+            data = await self.blobs.read_block(sha, int(request.match_info["n"]))
             if data is None:
                 return web.json_response({"error": "not_found"}, status=404)
             return web.Response(body=data, content_type="application/octet-stream")
 
+        app.router.add_get(BLOCK_ROUTE, block)
+
+    async def serve_lan(self, host: str = "0.0.0.0", port: int = 0) -> LanServer:
+        """A listener of its own serving our blocks (``add_lan_routes``); the daemon
+        serves them on its sync port instead."""
         app = web.Application()
-        app.router.add_get("/v1/blobs/{sha}/{n}", block)
+        self.add_lan_routes(app)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        server = await serve_tls(runner.server, host, port, keys.server_context())
+        server = await serve_tls(runner.server, host, port,
+                                 keys_of(self.node.home).server_context())
         return LanServer(runner, server, server.sockets[0].getsockname()[1])

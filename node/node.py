@@ -44,6 +44,7 @@ class Node:
         self.events = EventBus()
         # Sync is attached by the daemon (node.daemon); None means "not configured yet".
         self.syncer: Any = None
+        self.media: Any = None  # node.media.MediaService while open (daemon, TUI)
         store.subscribe(lambda c: self.events.emit(Saved(c.doc_ids, c.kinds, c.origin)))
 
     @classmethod

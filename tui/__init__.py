@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,7 +41,14 @@ async def run_tui_async(home: Path, lang: str | None = None) -> int:
         i18n.set_language(lang)
         print(f"villagecourt: {i18n.error_text(exc)}", file=sys.stderr)
         return 1
-    syncer = _syncer(node)
+    from node.media import MediaService
+
+    media = None
+    try:
+        media = await MediaService.from_config(node).open()
+    except Exception as exc:  # the blob store is for videos: cases work without it
+        logging.getLogger(__name__).warning("media unavailable: %s", exc)
+    syncer = _syncer(node, media)
     # Sync starts beside the UI and never delays it (zeroconf announcing takes ~1 s).
     starting = asyncio.ensure_future(syncer.start())
     try:
@@ -53,18 +61,20 @@ async def run_tui_async(home: Path, lang: str | None = None) -> int:
         with contextlib.suppress(BaseException):
             await starting
         await syncer.stop()
+        if media is not None:
+            await media.close()
         await node.close()
 
 
-def _syncer(node: "Node") -> Any:
-    """The node's background sync: LAN peers (listener, zeroconf) and the relay. If
-    another process of this node already listens (``villagecourt serve``), this one syncs
-    out only."""
+def _syncer(node: "Node", media: Any = None) -> Any:
+    """The node's background sync: LAN peers (listener, zeroconf) and the relay, then
+    media. If another process of this node already listens (``villagecourt serve``), this
+    one syncs out only (and whichever downloads media first holds the download lock)."""
     from node.daemon import Syncer, interfaces_from_env
 
     interfaces = interfaces_from_env()
     return Syncer(node, listen_host=interfaces[0] if interfaces else "0.0.0.0",
-                  discovery_interfaces=interfaces)
+                  discovery_interfaces=interfaces, media=media)
 
 
 def run_tui(home: Path, lang: str | None = None) -> int:
