@@ -8,6 +8,7 @@ from aiohttp import web
 
 from sync import revocations
 from sync.auth import peer_identity
+from sync.bundle import remember_cert
 from sync.driver import sync_as_server
 from sync.errors import NotAuthorized, PeerError, SyncError
 from sync.messages import Error
@@ -51,6 +52,7 @@ async def sync_endpoint(request: web.Request) -> web.StreamResponse:
             pass
         await transport.close()
         return transport.websocket
+    der = peer_der(request.transport.get_extra_info) if request.transport else None
     transport = await accept_ws(request)
     app[keys.SESSIONS].add(transport)
     metrics.sessions_active += 1
@@ -60,6 +62,9 @@ async def sync_endpoint(request: web.Request) -> web.StreamResponse:
     finally:
         metrics.sessions_active -= 1
         await transport.close()
+    if result.ok and der and peer is not None and peer.role == "director":
+        # A bundle the county writes for this village later is encrypted to this node.
+        remember_cert(app[keys.STORE], result.peer_store, der)
     outcome = "ok" if result.ok else (result.error.code if result.error else "error")
     if isinstance(result.error, PeerError):
         # The code is the peer's choice: as a label it would let any node add series to

@@ -280,9 +280,10 @@ def _peer_certs_dir(store: Store) -> Path:
     return store.path.parent / "bundle-peers"
 
 
-def _remember_cert(store: Store, peer_store: str, der: bytes) -> None:
-    """Keep the certificate of a node whose bundle we imported: the relay encrypts the
-    return bundle to it."""
+def remember_cert(store: Store, peer_store: str, der: bytes) -> None:
+    """Keep the certificate of a village node we met (its bundle imported, or a network
+    session with it at the relay): the relay encrypts the bundles it writes for that
+    village to it."""
     if not all(c in "0123456789abcdef" for c in peer_store) or not peer_store:
         return
     d = _peer_certs_dir(store)
@@ -300,8 +301,9 @@ def _recipient_key(store: Store, signer: Signer, dest: Identity,
         f = _peer_certs_dir(store) / f"{dest_store}.der" if dest_store else None
         if f is None or not f.is_file():
             raise BundleError(
-                f"no key to encrypt village {dest.village}'s records to: import a bundle from "
-                "that village first (its certificate comes with it)", code="bundle_no_key")
+                f"no key to encrypt village {dest.village}'s records to: the village must sync "
+                "with the relay once, or send a bundle first (its certificate comes with it)",
+                code="bundle_no_key")
         key = x509.load_der_x509_certificate(f.read_bytes()).public_key()
     if not isinstance(key, ed25519.Ed25519PublicKey):
         raise BundleError("the recipient's key is not Ed25519", code="bundle_no_key")
@@ -566,7 +568,7 @@ async def import_bundle(store: Store, me: Identity, ca: x509.Certificate, path: 
     accept = accept_set(me, exporter)
     perms = permissions(exporter)
     result = ImportResult(exporter.label, from_store, len(b["docs"]), 0)
-    _remember_cert(store, from_store, m.chain[0])
+    remember_cert(store, from_store, m.chain[0])
     incoming: list[Incoming] = []
     seen: set[str] = set()
     file_key: bytes | None = None

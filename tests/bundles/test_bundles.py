@@ -346,7 +346,27 @@ async def test_relay_needs_the_villages_key_first(kc, make_node, bx, tmp_path: P
         parties=[Party("applicant", "甲", "13900139000")]))
     with pytest.raises(BundleError) as err:
         await export_bundle(kc.store, kc.signer, tmp_path / "s", village="A")
-    assert err.value.code == "bundle_no_key" and "import a bundle from" in str(err.value)
+    assert err.value.code == "bundle_no_key" and "sync with the relay once" in str(err.value)
+
+
+async def test_a_village_met_by_network_sync_can_get_a_bundle(kc, make_node, bx,
+                                                               tmp_path: Path) -> None:
+    """The village synced over the network once, then lost its link: the county's stick
+    for it is encrypted to the certificate the relay kept from that session."""
+    a = await make_node("a1", village="A")
+    ids = await bx.fill(a, 1)
+    consult = await a.consultations.ask(ids[0], "老人赡养费怎么分担？")
+    assert (await bx.sync(a)).ok
+    # the judge answers (the answer carries the village's personal data: encrypted)
+    await _answer(kc.store, consult.doc_id, "按子女经济能力协商分担。")
+    content_id = await _publish(kc.store, "典型案例：停电期间的调解")
+    exp = await export_bundle(kc.store, kc.signer, tmp_path / "s", village="A")
+    assert exp.dest_store == a.store.store_id and exp.docs >= 2
+    me = bx.node_signer(a)
+    r = await import_bundle(a.store, me.identity, me.ca, tmp_path / "s", decrypt_key=me.box)
+    assert not r.refused and r.changed >= 2
+    assert (await a.consultations.get(consult.doc_id)).answer.startswith("按子女")
+    assert (await a.education.get(content_id)).title.startswith("典型案例")
 
 
 async def test_entry_outside_the_bundle_refused(kc, make_node, bx, tmp_path: Path) -> None:
