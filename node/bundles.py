@@ -91,6 +91,19 @@ _M: dict[str, dict[str, str]] = {
         "regresses": "会让撤销名单或内容目录倒退",
         "bad_document": "记录已损坏",
         "not_encrypted": "村里的记录必须加密传送",
+        # why a whole bundle is refused (BundleError codes of sync/bundle.py)
+        "bad_signature": "签名验证失败：数据包被改动过",
+        "bundle_incomplete": "数据包不完整（导出时被中断，或U盘被提前拔出）",
+        "bundle_malformed": "清单已损坏，或不是本系统的数据包",
+        "bundle_no_key": "还没有这个村的密钥：请让该村先联网同步一次，或先送来一个数据包",
+        "bundle_no_village": "在县里导出时请用 --village 指明发往哪个村",
+        "bundle_not_for_us": "这个数据包不是发给本机的",
+        "bundle_own": "这是本机自己导出的数据包",
+        "wrong_county": "签发者不属于本县",
+        "revoked": "签发数据包的设备已被吊销",
+        "expired": "签发数据包的设备证书已过期",
+        "not_yet_valid": "签发数据包的设备证书尚未生效（请检查时钟）",
+        "bad_certificate": "签发者的证书无效",
     },
     "en": {
         "export_empty": "bundle written to {path}: no new documents since the last receipt "
@@ -136,6 +149,20 @@ def _why(lang: str, code: str, message: str) -> str:
     key = "missing_file" if code == "missing" else code
     local = _M.get(lang, {}).get(key)
     return f"{local}（{message}）" if lang == "zh" and local else f"{code}: {message}"
+
+
+def _bundle_lang(args: argparse.Namespace) -> str:
+    """The language of these commands: at the relay --lang, else $VILLAGECOURT_LANG, else
+    Chinese (county staff); on a node the node's language (node/cli.py's rules)."""
+    from .cli import _lang
+
+    if getattr(args, "relay", False) or getattr(args, "relay_home", None) \
+            or getattr(args, "village", None):
+        import os
+
+        env = os.environ.get("VILLAGECOURT_LANG", "")
+        return getattr(args, "lang", None) or (env if env in _M else "zh")
+    return _lang(args)
 
 
 def print_export(r: ExportResult, lang: str = "en") -> None:
@@ -186,10 +213,7 @@ def print_inspection(i: Inspection, lang: str = "en") -> None:
 
 async def run_action(action: str, args: argparse.Namespace, store: Store, signer: Signer,
                      blobs: BlobStore | None = None) -> int:
-    from .cli import _lang
-
-    lang = _lang(args) if not (getattr(args, "relay", False)
-                               or getattr(args, "relay_home", None)) else "en"
+    lang = _bundle_lang(args)
     progress = _progress(getattr(args, "quiet", False))
     path = Path(args.dir)
     try:
@@ -205,7 +229,8 @@ async def run_action(action: str, args: argparse.Namespace, store: Store, signer
             print_import(r, lang)
             return 3 if r.refused else 0
     except BundleError as exc:
-        print(f"villagecourt: {_t(lang, 'refused_whole', why=str(exc))}", file=sys.stderr)
+        why = _why(lang, exc.code, str(exc))
+        print(f"villagecourt: {_t(lang, 'refused_whole', why=why)}", file=sys.stderr)
         return 1
     insp = await inspect_bundle(path, ca=signer.ca, store=store, progress=progress)
     print_inspection(insp, lang)
@@ -248,6 +273,8 @@ def add_commands(sub: Any, *, relay: RelayRunner | None = None) -> None:
         s.add_argument("--relay", action="store_true", help="run at the county relay")
         s.add_argument("--relay-home", help="the relay's home (implies --relay)")
         s.add_argument("--quiet", action="store_true", help="no progress")
+        s.add_argument("--lang", choices=("zh", "en"), default=argparse.SUPPRESS,
+                       help="language of messages (default: the node's; Chinese at the relay)")
         if action == "export":
             s.add_argument("--village", help="at the relay: the village the bundle is for")
             s.add_argument("--no-media", action="store_true", help="records only, no media")
