@@ -25,18 +25,22 @@ from .migrate import migrate
 
 APPLICATION_ID = 0x56435254  # "VCRT"
 DEFAULT_BUSY_TIMEOUT_MS = 5000  # long enough for a peer's sync commit, short for a person
-SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
-def _check_file(path: Path) -> None:
-    """Refuse a file that is not SQLite before SQLite touches it."""
-    if not path.exists() or path.stat().st_size == 0:
-        return
-    with open(path, "rb") as f:
-        head = f.read(100)
-    if not head.startswith(SQLITE_MAGIC):
-        raise NotAStore(f"{path} is not a villagecourt store (not an SQLite file)", path=str(path))
-    app_id = int.from_bytes(head[68:72], "big")
+async def _check_identity(conn: aiosqlite.Connection, path: Path) -> None:
+    """Refuse a file that is not SQLite, or SQLite of another program, before anything is
+    written to it. Read through SQLite, never with a descriptor of our own: closing any
+    descriptor of the file drops every POSIX lock this process holds on it, those of our
+    other open connections included (tests/store/test_posix_locks.py)."""
+    try:
+        async with conn.execute("PRAGMA application_id") as cur:
+            row = await cur.fetchone()
+    except sqlite3.DatabaseError as exc:
+        if "not a database" in str(exc).lower():
+            raise NotAStore(f"{path} is not a villagecourt store (not an SQLite file)",
+                            path=str(path)) from None
+        raise
+    app_id = int(row[0]) if row else 0
     if app_id != APPLICATION_ID:
         raise NotAStore(
             f"{path} is an SQLite file of another program (application_id {app_id:#x})",
@@ -74,15 +78,16 @@ async def open_db(
 ) -> aiosqlite.Connection:
     """Open (creating if absent) and migrate the store file at ``path``."""
     path = Path(path)
-    _check_file(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    new = not path.exists()
+    new = not path.exists() or path.stat().st_size == 0
     conn = await aiosqlite.connect(path, isolation_level=None)
     try:
         await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         if new:
             await conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             os.chmod(path, 0o600)
+        else:
+            await _check_identity(conn, path)
         await _set_wal(conn, busy_timeout_ms)
         await conn.execute("PRAGMA synchronous = FULL")
         await conn.execute("PRAGMA foreign_keys = ON")
