@@ -118,6 +118,15 @@ class VillageCourtApp(App[int]):
         except StopIteration:
             pass
 
+    def on_node_bridge_media_activity(self, message: NodeBridge.MediaActivity) -> None:
+        """Media progress: the education page and an item being read redraw its state."""
+        for screen in self.screen_stack:
+            target = (screen.pane("education") if isinstance(screen, MainScreen)
+                      else screen)
+            handler = getattr(target, "on_media_activity", None)
+            if handler is not None:
+                handler(message.event)
+
     @work(exclusive=True, group="answers")
     async def _check_answers(self) -> None:
         """Tell the director when the judge's answer arrives (a toast on any screen)."""

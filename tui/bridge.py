@@ -10,7 +10,8 @@ it), and never touches widgets from elsewhere.
 Records saved in bursts (a sync merges hundreds of documents) must not redraw the screen
 hundreds of times: ``Saved`` events are gathered for ``COALESCE_S`` and posted as one
 ``DataChanged``. Sync progress is posted as ``SyncActivity`` with ``can_replace``, so a
-queued progress message is replaced by a newer one instead of piling up.
+queued progress message is replaced by a newer one instead of piling up; media progress
+(one event per verified block) likewise as ``MediaActivity``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,15 @@ from typing import TYPE_CHECKING, Callable
 from textual.message import Message
 from textual.timer import Timer
 
-from node.events import Event, PeerSeen, Saved, SyncFinished, SyncProgress, SyncStarted
+from node.events import (
+    Event,
+    MediaProgress,
+    PeerSeen,
+    Saved,
+    SyncFinished,
+    SyncProgress,
+    SyncStarted,
+)
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -35,7 +44,8 @@ COALESCE_S = 0.1  # saves within 100 ms redraw once; a person does not see the d
 
 
 class NodeBridge:
-    """Subscribes to ``node.events`` and posts ``DataChanged``/``SyncActivity`` to the app."""
+    """Subscribes to ``node.events`` and posts ``DataChanged``/``SyncActivity``/
+    ``MediaActivity`` to the app."""
 
     @dataclass
     class DataChanged(Message):
@@ -56,6 +66,17 @@ class NodeBridge:
             return (isinstance(message, NodeBridge.SyncActivity)
                     and isinstance(message.event, SyncProgress)
                     and isinstance(self.event, SyncProgress))
+
+    @dataclass
+    class MediaActivity(Message):
+        """A background media pass verified blocks of a file, or ended (``done``)."""
+
+        event: MediaProgress
+
+        def can_replace(self, message: Message) -> bool:
+            # Screens re-read the availability of every item, so a newer message stands
+            # for a queued progress one; the end of a pass is always seen.
+            return isinstance(message, NodeBridge.MediaActivity) and not message.event.done
 
     def __init__(self, app: "App[object]", node: "Node", *, delay: float = COALESCE_S) -> None:
         self._app = app
@@ -105,6 +126,8 @@ class NodeBridge:
                 self._timer = self._app.set_timer(self._delay, self._flush)
         elif isinstance(event, (SyncStarted, SyncProgress, SyncFinished, PeerSeen)):
             self._app.post_message(self.SyncActivity(event))
+        elif isinstance(event, MediaProgress):
+            self._app.post_message(self.MediaActivity(event))
 
     def _flush(self) -> None:
         self._timer = None

@@ -46,6 +46,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "key.ask": "问法官",
         "key.new_question": "提问",
         "key.new_screening": "记录放映",
+        "key.play": "打开视频",
         "key.sync_now": "立即同步",
         "key.add_party": "加当事人",
         "key.clear_form": "清空",
@@ -87,6 +88,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "col.place": "地点",
         "col.attendance": "人数",
         "col.items": "内容",
+        "col.media": "下载",
         "col.peer": "对方",
         "col.address": "地址",
         "col.last_seen": "上次见到",
@@ -234,6 +236,20 @@ STRINGS: dict[str, dict[str, str]] = {
         "kind.video": "视频",
         "item.meta": "{kind} · {topic} · {date}",
         "item.media": "附件：{names}",
+        # media of an item: the list's column, the line under an item, opening it
+        "media.ready": "已下载",
+        "media.waiting": "等待下载",
+        "media.percent": "{n} %",
+        "media.disk_full": ("磁盘快满了（剩余不到 {mb} MB）：视频下载已暂停，腾出空间后会"
+                            "自动继续。"),
+        "media.line_ready": "视频已下载。按 O 用这台电脑的播放器打开。",
+        "media.line_partial": "视频还在下载：{n} %",
+        "media.line_waiting": "视频还没有下载：联网同步后会自动下载。",
+        "media.opening": "正在用播放器打开 {name} …",
+        # the path on a line of its own: copied whole, never cut by the line's wrap
+        "media.no_player": ("这台电脑上找不到播放视频的程序。可以把视频文件复制到手机上看，"
+                            "文件在：\n{path}"),
+        "media.no_service": "这台电脑现在不能读取视频，请联系技术员。",
         # --- sync ---------------------------------------------------------------------------
         "sync.online": "● 在线",
         "sync.offline": "○ 离线",
@@ -347,6 +363,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "key.ask": "Ask judge",
         "key.new_question": "Ask",
         "key.new_screening": "Screening",
+        "key.play": "Open video",
         "key.sync_now": "Sync now",
         "key.add_party": "Add party",
         "key.clear_form": "Clear",
@@ -386,6 +403,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "col.place": "Place",
         "col.attendance": "People",
         "col.items": "Items",
+        "col.media": "Media",
         "col.peer": "With",
         "col.address": "Address",
         "col.last_seen": "Last seen",
@@ -529,6 +547,22 @@ STRINGS: dict[str, dict[str, str]] = {
         "kind.video": "Video",
         "item.meta": "{kind} · {topic} · {date}",
         "item.media": "Attachments: {names}",
+        "media.ready": "ready",
+        "media.waiting": "waiting",
+        "media.percent": "{n} %",
+        "media.disk_full": ("The disk is nearly full (less than {mb} MB free): video "
+                            "downloads are paused and continue by themselves once space "
+                            "is freed."),
+        "media.line_ready": "The video is here. Press O to open it with this computer's "
+                            "player.",
+        "media.line_partial": "The video is still downloading: {n} %",
+        "media.line_waiting": ("The video has not downloaded yet: it will by itself after "
+                               "a sync with the network on."),
+        "media.opening": "Opening {name} with the player …",
+        "media.no_player": ("No program to play videos was found on this computer. You can "
+                            "copy the video file to a phone; it is at:\n{path}"),
+        "media.no_service": "Videos cannot be read on this computer now; ask your "
+                            "technician.",
         "sync.online": "● Online",
         "sync.offline": "○ Offline",
         "sync.relay": "County server",
