@@ -26,7 +26,6 @@ loop), and its bandwidth cap (``rate_bps``) applies to media only.
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +45,11 @@ from .events import Event, MediaProgress, SyncFinished
 from .identity import keys_of, relay_urls
 from .node import Node
 
+try:
+    import fcntl
+except ImportError:  # Windows: no flock (docs/known-issues.md)
+    fcntl = None  # type: ignore[assignment]
+
 log = logging.getLogger(__name__)
 BLOCK_ROUTE = "/v1/blobs/{sha}/{n}"
 
@@ -54,6 +58,8 @@ def _try_lock(path: Path) -> IO[bytes] | None:
     process holds it. The OS drops it when the process dies (SIGKILL included)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     f = open(path, "ab")  # noqa: SIM115 -- kept open as the lock
+    if fcntl is None:
+        return f
     try:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:

@@ -41,10 +41,10 @@ async def run_tui_async(home: Path, lang: str | None = None) -> int:
         i18n.set_language(lang)
         print(f"villagecourt: {i18n.error_text(exc)}", file=sys.stderr)
         return 1
-    from node.media import MediaService
-
     media = None
     try:
+        from node.media import MediaService
+
         media = await MediaService.from_config(node).open()
     except Exception as exc:  # the blob store is for videos: cases work without it
         logging.getLogger(__name__).warning("media unavailable: %s", exc)
