@@ -153,7 +153,8 @@ def _why(lang: str, code: str, message: str) -> str:
 
 def _bundle_lang(args: argparse.Namespace) -> str:
     """The language of these commands: at the relay --lang, else $VILLAGECOURT_LANG, else
-    Chinese (county staff); on a node the node's language (node/cli.py's rules)."""
+    English like the rest of the relay's commands; on a node the node's language
+    (node/cli.py's rules: Chinese by default)."""
     from .cli import _lang
 
     if getattr(args, "relay", False) or getattr(args, "relay_home", None) \
@@ -161,7 +162,7 @@ def _bundle_lang(args: argparse.Namespace) -> str:
         import os
 
         env = os.environ.get("VILLAGECOURT_LANG", "")
-        return getattr(args, "lang", None) or (env if env in _M else "zh")
+        return getattr(args, "lang", None) or (env if env in _M else "en")
     return _lang(args)
 
 
@@ -274,7 +275,7 @@ def add_commands(sub: Any, *, relay: RelayRunner | None = None) -> None:
         s.add_argument("--relay-home", help="the relay's home (implies --relay)")
         s.add_argument("--quiet", action="store_true", help="no progress")
         s.add_argument("--lang", choices=("zh", "en"), default=argparse.SUPPRESS,
-                       help="language of messages (default: the node's; Chinese at the relay)")
+                       help="language of messages (default: the node's; English at the relay)")
         if action == "export":
             s.add_argument("--village", help="at the relay: the village the bundle is for")
             s.add_argument("--no-media", action="store_true", help="records only, no media")

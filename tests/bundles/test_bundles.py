@@ -298,16 +298,16 @@ async def test_cli_export_inspect_import(kc, make_node, bx, tmp_path: Path, caps
     await kc.relay.stop()
     rh = str(kc.home.path)
     assert await asyncio.to_thread(main, ["bundle", "import", str(stick), "--relay-home", rh,
-                                          "--quiet"]) == 0
+                                          "--quiet", "--lang", "zh"]) == 0
     assert await asyncio.to_thread(main, ["bundle", "import", str(stick), "--relay-home", rh,
-                                          "--quiet", "--lang", "en"]) == 0
+                                          "--quiet"]) == 0
     out = capsys.readouterr().out
-    # county staff read Chinese by default; --lang en for English
+    # the relay's commands speak English by default, Chinese with --lang zh
     assert "已导入（来自 director:KC/A:" in out and "：3 条记录" in out and "nothing new" in out
     # a whole bundle refused: why, in the operator's words (here: the manifest is gone)
     (stick / "manifest.cbor").unlink()
     assert await asyncio.to_thread(main, ["bundle", "import", str(stick), "--relay-home", rh,
-                                          "--quiet"]) == 1
+                                          "--quiet", "--lang", "zh"]) == 1
     err = capsys.readouterr().err
     assert "数据包被拒绝，未导入任何内容：数据包不完整" in err
     shutil.rmtree(stick)
