@@ -53,6 +53,7 @@ except ImportError:  # Windows: no flock (docs/known-issues.md)
 log = logging.getLogger(__name__)
 BLOCK_ROUTE = "/v1/blobs/{sha}/{n}"
 
+
 def _try_lock(path: Path) -> IO[bytes] | None:
     """An exclusive lock on ``path`` held while the file stays open; None if another
     process holds it. The OS drops it when the process dies (SIGKILL included)."""
@@ -131,9 +132,9 @@ class MediaService:
 
     # --- in the background, after records ------------------------------------------------
     def follow_sync(self) -> None:
-        """Records first, media after: each successful relay session (the daemon emits
-        SyncFinished) starts one media pass in a background task; records never wait
-        for it (media runs on its own requests, with its own bandwidth cap)."""
+        """Records first, media after: each successful session with the relay or a LAN
+        peer (the daemon emits SyncFinished) starts one media pass in a background task;
+        records never wait for it (media runs on its own requests, with its own cap)."""
         if self._unsubscribe is None:
             self._unsubscribe = self.node.events.subscribe(self._on_event)
 
