@@ -451,8 +451,8 @@ class ContentScreen(Screen[None]):
                    date=short_date(c.published_at)), style="dim"),
             Text(""),
         ]
-        if c.summary:
-            parts += [Text(c.summary, style="italic"), Text("")]
+        if c.summary and not c.body.strip().startswith(c.summary.strip()):
+            parts += [Text(c.summary, style="italic"), Text("")]  # (not twice in a row)
         parts.append(Text(c.body))
         names = [str(m.get("name") or m.get("filename") or "") for m in c.media]
         if any(names):
