@@ -30,7 +30,6 @@ DEFAULT_PORT = 7457  # LAN sync listener; unassigned by IANA
 # sharing the village's link still gets through; settable in config.json.
 DEFAULT_MEDIA_RATE_KBPS = 128
 DEFAULT_MEDIA_FREE_MB = 512
-_B32 = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford's base32: no I, L, O, U
 
 
 class ConfigError(Exception):
@@ -51,10 +50,11 @@ def default_home() -> Path:
     return Path(platformdirs.user_data_dir("villagecourt", appauthor=False))
 
 
-def short_id(n: int = 3) -> str:
+def short_id(n: int = records.SHORT_ID_LEN) -> str:
     """A random node short id for case numbers: 3 Crockford base32 characters (32,768
-    values), unique among a village's nodes with near certainty when made offline."""
-    return "".join(secrets.choice(_B32) for _ in range(n))
+    values). A node enrolled by the relay gets one unique in its village instead
+    (relay/enrol.py); a random one is for nodes made with ``init`` alone."""
+    return "".join(secrets.choice(records.SHORT_ID_ALPHABET) for _ in range(n))
 
 
 @dataclass

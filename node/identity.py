@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from store.files import write_private
+from store.records import is_short_id
 from sync.auth import cert_identity, cert_identity_county
 from sync.enrolment import EnrolError, normalize_code, open_enrol_file, proof
 from sync.scopes import Identity
@@ -99,8 +100,10 @@ def relay_urls(url: str) -> tuple[str, str]:
 
 def _finish(home: Home, *, identity: Identity, key_pem: bytes, cert_pem: bytes,
             ca_pem: bytes, relay_url: str, village_name: str, language: str,
-            director: str) -> NodeConfig:
-    """Write keys and configuration of a freshly enrolled node."""
+            director: str, given_short_id: object = None) -> NodeConfig:
+    """Write keys and configuration of a freshly enrolled node. Its case-number short id
+    is the one the relay gave (unique in the village), else a random one (an older
+    relay)."""
     ca = x509.load_pem_x509_certificate(ca_pem)
     if cert_identity_county(ca) != identity.county:
         raise ConfigError("wrong_county", "the certificate and the CA name different counties")
@@ -113,7 +116,7 @@ def _finish(home: Home, *, identity: Identity, key_pem: bytes, cert_pem: bytes,
     cfg.node_id = identity.node_id
     cfg.role = identity.role
     cfg.relay_url = relay_url
-    cfg.short_id = short_id()
+    cfg.short_id = given_short_id if is_short_id(given_short_id) else short_id()
     keys_of(home).write(key_pem, cert_pem, ca_pem)
     home.save(cfg)
     return cfg
@@ -171,7 +174,8 @@ async def provision_online(home: Home, relay: str, token: str, *, village_name: 
                                 serialization.NoEncryption())
     return _finish(home, identity=identity, key_pem=key_pem, cert_pem=cert_pem, ca_pem=ca_pem,
                    relay_url=str(answer.get("relay_url") or sync_url),
-                   village_name=village_name, language=language, director=director)
+                   village_name=village_name, language=language, director=director,
+                   given_short_id=answer.get("short_id"))
 
 
 async def _post(http: aiohttp.ClientSession, url: str, body: dict[str, Any],
@@ -201,7 +205,8 @@ def provision_file(home: Home, path: Path, code: str, *, village_name: str = "",
     return _finish(home, identity=identity, key_pem=data["key_pem"].encode(),
                    cert_pem=cert_pem, ca_pem=data["ca_pem"].encode(),
                    relay_url=data.get("relay_url", ""), village_name=village_name,
-                   language=language, director=director)
+                   language=language, director=director,
+                   given_short_id=data.get("short_id"))
 
 
 def days_left(cert: x509.Certificate, now: dt.datetime | None = None) -> float:

@@ -81,10 +81,22 @@ def cmd_relay_token(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _taken_short_ids(home: RelayHome, county: str, village: str) -> set[str]:
+    from store import Store
+
+    from .enrol import taken_short_ids
+
+    store = await Store.open(home.store_file, key=home.store_key())
+    try:
+        return await taken_short_ids(store, county, village)
+    finally:
+        await store.close()
+
+
 def cmd_relay_enrol_file(args: argparse.Namespace) -> int:
     from sync.enrolment import pretty
 
-    from .enrol import write_enrol_file
+    from .enrol import TokenStore, write_enrol_file
 
     home = _home(args)
     cfg = home.load()
@@ -94,7 +106,9 @@ def cmd_relay_enrol_file(args: argparse.Namespace) -> int:
         print("relay enrol-file: give --url wss://RELAY_ADDRESS:PORT/v1/sync (the address the "
               "village will reach), or set it once with 'relay init --url'", file=sys.stderr)
         return 2
-    code = write_enrol_file(Path(args.out), home.ca, cfg.county, args.village, args.role, url)
+    code = write_enrol_file(Path(args.out), home.ca, cfg.county, args.village, args.role, url,
+                            tokens=TokenStore(home.tokens_file),
+                            taken=asyncio.run(_taken_short_ids(home, cfg.county, args.village)))
     print(f"enrolment file written to {args.out} for a {args.role} of village "
           f"{args.village}.")
     print(f"give the technician this code separately from the file:\n\n    {pretty(code)}\n")

@@ -10,7 +10,8 @@ On the new machine ``villagecourt provision --relay URL --token CODE``:
    without trusting the network, and without the code crossing it.
 2. ``POST /v1/enrol {code, public_key}`` over TLS verified against that CA: the relay
    checks the token (unknown, used, expired → refused, each with its code), marks it used
-   in the same transaction, and returns the node's certificate.
+   in the same transaction, and returns the node's certificate and its case-number short
+   id, unique in the village (every short id given out is kept in ``short_ids``).
 
 Tokens are stored only as SHA-256 hashes in ``<relay home>/enrol.db``; a code never
 appears in a log line. ``lookup`` is the first four characters, enough to find the
@@ -24,14 +25,19 @@ relay machine and writes them into a file sealed with a fresh code (scrypt + AES
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
+import secrets
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from store import Store
+from store.records import CASE, SHORT_ID_ALPHABET, SHORT_ID_LEN, village_scope
 from sync.enrolment import (
     LOOKUP_CHARS,
     EnrolError,
@@ -45,6 +51,8 @@ from .ca import CountyCA, cert_pem, issue, new_node_id, private_pem
 
 DEFAULT_TTL = dt.timedelta(hours=24)
 ENROL_ROLES = ("director", "judge")
+SHORT_ID_SPACE = frozenset("".join(p) for p in itertools.product(SHORT_ID_ALPHABET,
+                                                                  repeat=SHORT_ID_LEN))
 
 
 def parse_duration(text: str) -> dt.timedelta:
@@ -77,7 +85,39 @@ class TokenStore:
                 "CREATE TABLE IF NOT EXISTS tokens (digest BLOB PRIMARY KEY, lookup TEXT NOT NULL,"
                 " village TEXT NOT NULL, role TEXT NOT NULL, created_at TEXT NOT NULL,"
                 " expires_at TEXT NOT NULL, used_at TEXT, node_id TEXT) STRICT")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS short_ids (village TEXT NOT NULL, short_id TEXT "
+                "NOT NULL, node_id TEXT NOT NULL, issued_at TEXT NOT NULL, "
+                "PRIMARY KEY (village, short_id)) STRICT")
         os.chmod(path, 0o600)
+
+    def allocate_short_id(self, village: str, node_id: str,
+                          taken: Iterable[str] = ()) -> str:
+        """A case-number short id for a new node of ``village``, unique among every one
+        this relay gave that village and ``taken`` (those in its case numbers: nodes
+        enrolled before short ids were handed out, or elsewhere)."""
+        db = self._db()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            used = {r[0] for r in db.execute(
+                "SELECT short_id FROM short_ids WHERE village = ?", (village,))}
+            used.update(taken)
+            free = SHORT_ID_SPACE - used
+            if not free:
+                raise EnrolError("no_short_id", f"village {village} has used every one of "
+                                 f"the {len(SHORT_ID_SPACE)} case-number prefixes")
+            sid = secrets.choice(sorted(free))
+            db.execute("INSERT INTO short_ids VALUES (?,?,?,?)",
+                       (village, sid, node_id,
+                        dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")))
+            db.execute("COMMIT")
+            return sid
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        finally:
+            db.close()
 
     def _db(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=5, isolation_level=None)
@@ -95,6 +135,17 @@ class TokenStore:
                        (code_hash(code), code[:LOOKUP_CHARS], village, role,
                         now.isoformat(timespec="seconds"), expires))
         return code, expires
+
+    def village_of(self, code: str) -> str:
+        """The village a code was issued for ("" if unknown or malformed)."""
+        try:
+            digest = code_hash(code)
+        except (EnrolError, ValueError):
+            return ""
+        with self._db() as db:
+            row = db.execute("SELECT village FROM tokens WHERE digest = ?",
+                             (digest,)).fetchone()
+        return str(row[0]) if row else ""
 
     def digests_for(self, lookup: str) -> list[bytes]:
         """Every token with this lookup, used and expired ones too: proving the CA to a
@@ -137,9 +188,23 @@ class TokenStore:
                 "ORDER BY created_at DESC")]
 
 
+async def taken_short_ids(store: Store, county: str, village: str) -> set[str]:
+    """The short ids in the village's case numbers the relay holds (``BY-7QX-0001``)."""
+    rows = await store.query(
+        "SELECT DISTINCT number FROM records WHERE kind = ? AND scope = ?",
+        (CASE, village_scope(county, village)))
+    out = set()
+    for (number,) in rows:
+        parts = str(number or "").split("-")
+        if len(parts) >= 3 and parts[-2] in SHORT_ID_SPACE:
+            out.add(parts[-2])
+    return out
+
+
 def enrol(ca: CountyCA, tokens: TokenStore, county: str, code: str,
-          public_key_pem: str) -> dict[str, str]:
-    """Issue a certificate for a node presenting a valid token (step 2)."""
+          public_key_pem: str, *, taken: Iterable[str] = ()) -> dict[str, str]:
+    """Issue a certificate for a node presenting a valid token (step 2), with a
+    case-number short id unique in its village (``taken``: see taken_short_ids)."""
     try:
         key = serialization.load_pem_public_key(public_key_pem.encode())
     except ValueError:
@@ -151,19 +216,24 @@ def enrol(ca: CountyCA, tokens: TokenStore, county: str, code: str,
     identity = Identity(node_id, token.role, county, token.village)
     cert = issue(ca.key(), ca.cert(), key, identity)
     return {"node_id": node_id, "role": token.role, "county": county,
-            "village": token.village, "cert_pem": cert_pem(cert).decode()}
+            "village": token.village, "cert_pem": cert_pem(cert).decode(),
+            "short_id": tokens.allocate_short_id(token.village, node_id, taken)}
 
 
 # --- offline enrolment files ---------------------------------------------------------------
 def write_enrol_file(path: Path, ca: CountyCA, county: str, village: str, role: str,
-                     relay_url: str) -> str:
-    """Make a node key and certificate and seal them into ``path``; returns the code."""
+                     relay_url: str, *, tokens: TokenStore | None = None,
+                     taken: Iterable[str] = ()) -> str:
+    """Make a node key and certificate and seal them into ``path``; returns the code.
+    With ``tokens``, the file carries a case-number short id unique in the village."""
     if role not in ENROL_ROLES:
         raise EnrolError("bad_role", f"role must be one of {', '.join(ENROL_ROLES)}")
     key = ed25519.Ed25519PrivateKey.generate()
     node_id = new_node_id()
     cert = issue(ca.key(), ca.cert(), key.public_key(), Identity(node_id, role, county, village))
+    extra = {"short_id": tokens.allocate_short_id(village, node_id, taken)} if tokens else {}
     return seal_enrol_file(path, {
+        **extra,
         "node_id": node_id, "county": county, "village": village, "role": role,
         "relay_url": relay_url, "key_pem": private_pem(key).decode(),
         "cert_pem": cert_pem(cert).decode(), "ca_pem": cert_pem(ca.cert()).decode(),

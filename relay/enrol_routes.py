@@ -11,7 +11,7 @@ from sync.enrolment import LOOKUP_CHARS, EnrolError, proof
 
 from . import keys
 from .ca import cert_pem
-from .enrol import enrol
+from .enrol import enrol, taken_short_ids
 
 log = logging.getLogger("relay.enrol")
 MAX_BODY = 16 * 1024
@@ -52,8 +52,11 @@ async def enrol_node(request: web.Request) -> web.Response:
     app = request.app
     cfg = app[keys.CONFIG]
     try:
+        village = app[keys.TOKENS].village_of(str(body.get("code", "")))
+        taken = (await taken_short_ids(app[keys.STORE], cfg.county, village)
+                 if village else set())
         result = enrol(app[keys.CA], app[keys.TOKENS], cfg.county, str(body.get("code", "")),
-                       str(body.get("public_key", "")))
+                       str(body.get("public_key", "")), taken=taken)
     except EnrolError as exc:
         app[keys.METRICS].refusals[f"enrol_{exc.code}"] += 1
         log.warning("event=enrol_refused remote=%s code=%s", request.remote, exc.code)

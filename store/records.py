@@ -44,6 +44,17 @@ def check_code(code: str, what: str = "code") -> str:
     return code
 
 
+# Case numbers are <village>-<short id>-<n>: each node of a village has its own short id,
+# 3 characters of Crockford's base32 (no I, L, O, U), so numbers made offline never collide.
+SHORT_ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+SHORT_ID_LEN = 3
+
+
+def is_short_id(text: object) -> bool:
+    return (isinstance(text, str) and len(text) == SHORT_ID_LEN
+            and all(c in SHORT_ID_ALPHABET for c in text))
+
+
 def village_scope(county: str, village: str) -> str:
     return f"village:{check_code(county, 'county')}/{check_code(village, 'village')}"
 
