@@ -1,5 +1,6 @@
 """One case: who, what, where it stands, everything that happened (the timeline), and
-one key for each next step. Only the steps the case's status allows are offered."""
+one key for each next step. Only the steps the case's status allows are offered; E
+(correct the registration) is offered in every status, a closed case included."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from ..i18n import category_label, error_text, role_label, short_date, status_la
 from ..widgets.fields import TLabel
 from ..widgets.footer import TFooter
 from .case_actions import AskJudgeScreen, CloseScreen, FollowupScreen, SessionScreen, StatusScreen
+from .case_form import EditCaseScreen
 from .guard import when_shown
 
 if TYPE_CHECKING:
@@ -74,6 +76,10 @@ def timeline_text(entry: TimelineEntry) -> str:
     return entry.text
 
 
+# The actions that need the case loaded first.
+CASE_ACTIONS = ("session", "status", "close_case", "followup", "ask", "edit")
+
+
 class CaseDetailScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "back", "key.back", key_display="Esc"),
@@ -82,6 +88,7 @@ class CaseDetailScreen(Screen[None]):
         Binding("c", "close_case", "key.close_case", key_display="C"),
         Binding("v", "followup", "key.followup", key_display="V"),
         Binding("a", "ask", "key.ask", key_display="A"),
+        Binding("e", "edit", "key.edit_case", key_display="E"),
     ]
 
     def __init__(self, doc_id: str) -> None:
@@ -102,7 +109,9 @@ class CaseDetailScreen(Screen[None]):
             yield TLabel("detail.timeline", classes="section")
             yield Static(id="detail-timeline")
         yield Static(id="detail-hint")
-        yield TFooter()
+        # Compact (one space between keys): a case in mediation offers seven keys besides
+        # the app's two, which at 80 columns would otherwise push F8 off the line.
+        yield TFooter(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#detail-body").focus()
@@ -182,7 +191,7 @@ class CaseDetailScreen(Screen[None]):
     # --- actions -----------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         case = self.case
-        if action in ("session", "status", "close_case", "followup", "ask") and case is None:
+        if action in CASE_ACTIONS and case is None:
             return False
         if action in ("session", "status"):
             return case is not None and case.status != CLOSED
@@ -217,3 +226,7 @@ class CaseDetailScreen(Screen[None]):
     def action_ask(self) -> None:
         if self.case:
             self._open(AskJudgeScreen(self.case))
+
+    def action_edit(self) -> None:
+        if self.case:
+            self._open(EditCaseScreen(self.case))

@@ -5,7 +5,10 @@ Built to be done in under a minute by someone who has never seen it: the cursor 
 in the title; all ten categories are on screen and the digit picks one (1 邻里纠纷 ...
 0 其他); two party rows (applicant, respondent) are already there; a blank row is
 ignored; Ctrl+S saves from anywhere. Phone and ID numbers are checked when the director leaves the
-field, with the same rules the store applies."""
+field, with the same rules the store applies.
+
+``EditCaseScreen`` is the same form opened on a saved case (E on the case screen) to
+correct its registration; it saves only the fields the director changed (see there)."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from typing import Any
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.containers import Horizontal, VerticalGroup
 from textual.widgets import Button, Checkbox, Input, TextArea
 
 from store import StoreError, ValidationError, casedoc
@@ -23,7 +26,7 @@ from store.records import CATEGORIES, Party, check_category, normalize_id_number
 
 from ..i18n import error_text, short_label, t
 from ..widgets.choice import Choice, Option
-from ..widgets.fields import FormRow, PartyRow, TLabel
+from ..widgets.fields import ErrorLine, FormRow, PartyRow, TLabel
 from .form import Errors, FormScreen
 
 # The digit typed to pick each category in the list (0 for "other", last).
@@ -34,6 +37,16 @@ MAX_PARTIES = 20
 
 def category_options() -> list[Option]:
     return [(CATEGORY_KEYS[c], short_label(c), c) for c in CATEGORIES]
+
+
+def is_filled(p: dict[str, Any]) -> bool:
+    """A party row with anything typed in it (a blank row is ignored)."""
+    return any(str(p.get(k, "")).strip() for k in ("name", "phone", "id_number"))
+
+
+def filled_parties(values: dict[str, Any]) -> list[Party]:
+    return [Party(role=p["role"], name=p["name"], phone=p["phone"], id_number=p["id_number"])
+            for p in values["parties"] if is_filled(p)]
 
 
 def party_errors(p: dict[str, str]) -> str | None:
@@ -56,6 +69,7 @@ class RegisterCaseScreen(FormScreen):
     def __init__(self) -> None:
         super().__init__()
         self._party_count = len(DEFAULT_ROLES)
+        self._max_parties = MAX_PARTIES
 
     def heading(self) -> tuple[str, dict[str, Any]]:
         return "reg.heading", {}
@@ -77,11 +91,13 @@ class RegisterCaseScreen(FormScreen):
         yield FormRow("reg.description", TextArea(id="description", compact=True,
                                                   show_line_numbers=False),
                       name="description")
-        with Horizontal(id="group-row"):
-            yield Checkbox(t("reg.group"), id="group", compact=True)
-            yield TLabel("reg.headcount", classes="inline-label")
-            yield Input(id="headcount", compact=True, max_length=6, type="integer",
-                        disabled=True)
+        with VerticalGroup(id="row-headcount"):  # the headcount's error goes under it
+            with Horizontal(id="group-row"):
+                yield Checkbox(t("reg.group"), id="group", compact=True)
+                yield TLabel("reg.headcount", classes="inline-label")
+                yield Input(id="headcount", compact=True, max_length=6, type="integer",
+                            disabled=True)
+            yield ErrorLine()
         yield FormRow("reg.mediator", Input(id="mediator", compact=True, max_length=64),
                       name="mediator")
 
@@ -95,7 +111,7 @@ class RegisterCaseScreen(FormScreen):
         return list(self.query(PartyRow))
 
     async def add_party(self, role: str = "third") -> PartyRow | None:
-        if self._party_count >= MAX_PARTIES:
+        if self._party_count >= self._max_parties:
             return None
         row = PartyRow(self._party_count, role)
         self._party_count += 1
@@ -139,7 +155,8 @@ class RegisterCaseScreen(FormScreen):
             await row.remove()
         self._party_count = len(DEFAULT_ROLES)
         while len(self.parties()) < len(parties):
-            await self.add_party()
+            if await self.add_party() is None:
+                break
         for i, row in enumerate(self.parties()):
             default = {"role": DEFAULT_ROLES[i] if i < len(DEFAULT_ROLES) else "third"}
             row.load(parties[i] if i < len(parties) else default)
@@ -160,7 +177,7 @@ class RegisterCaseScreen(FormScreen):
             errors["category"] = error_text(exc)
         filled = 0
         for i, p in enumerate(values["parties"]):
-            if not any(str(p.get(k, "")).strip() for k in ("name", "phone", "id_number")):
+            if not is_filled(p):
                 continue
             filled += 1
             problem = party_errors(p)
@@ -181,8 +198,9 @@ class RegisterCaseScreen(FormScreen):
         return errors
 
     def set_error(self, name: str, text: str | None) -> None:
-        if name == "headcount":  # the headcount sits beside the checkbox, not in a row
-            name = "form"
+        if name == "headcount":  # the headcount sits beside the checkbox, not in a FormRow
+            self.query_one("#row-headcount").query_one(ErrorLine).set_error(text)
+            return
         super().set_error(name, text)
 
     def error_field(self, exc: StoreError) -> str | None:
@@ -190,13 +208,10 @@ class RegisterCaseScreen(FormScreen):
                 "no_parties": "party-0", "too_long": "description"}.get(exc.code)
 
     async def submit(self, values: dict[str, Any]) -> Case:
-        parties = [Party(role=p["role"], name=p["name"], phone=p["phone"],
-                         id_number=p["id_number"])
-                   for p in values["parties"]
-                   if any(str(p.get(k, "")).strip() for k in ("name", "phone", "id_number"))]
         group = bool(values["group"])
         return await self.vc.node.cases.register(
-            category=values["category"], title=values["title"], parties=parties,
+            category=values["category"], title=values["title"],
+            parties=filled_parties(values),
             description=values["description"], group=group,
             headcount=int(values["headcount"] or 0) if group else 0,
             mediator=values["mediator"])
@@ -210,3 +225,148 @@ class RegisterCaseScreen(FormScreen):
         self.query_one("#title", Input).placeholder = t("reg.title_ph")
         self.query_one("#add-party", Button).label = t("reg.add_party")
         self.query_one("#group", Checkbox).label = t("reg.group")
+
+
+# --- correcting a registration -------------------------------------------------------------
+def case_values(case: Case) -> dict[str, Any]:
+    """A saved case's registration in the shape of the form's ``values()``."""
+    return {
+        "title": case.title,
+        "category": case.category,
+        "parties": [{"role": p.role, "name": p.name, "phone": p.phone,
+                     "id_number": p.id_number} for p in case.parties],
+        "description": case.description,
+        "group": case.group,
+        "headcount": str(case.headcount) if case.group or case.headcount else "",
+        "mediator": case.mediator,
+    }
+
+
+class EditCaseScreen(RegisterCaseScreen):
+    """The registration form on a saved case, filled with its registration.
+
+    Saving writes **only the fields the director changed** (``changes()``): two computers
+    of a village may correct the same case while apart, and Automerge keeps edits of
+    different fields; writing a field unchanged would make this computer's value win
+    over the other's correction for nothing. A field counts as changed when the
+    director touched it *and* its clean value (title stripped, phone normalised...)
+    differs from the stored one. Parties are replaced whole when they changed (the
+    contract of ``casedoc.edit_case``). Nothing changed: the form closes saying so and
+    nothing is written.
+
+    The draft is the case's own (``edit-<doc id>``), never the new-case draft, and keeps
+    the values the form opened with (``base``) beside the typed ones: when it is
+    restored, only the fields the director had changed are put back, over the case as it
+    is now, so a correction that arrived by sync meanwhile is not undone. Ctrl+L goes
+    back to the saved values.
+
+    A closed case can be corrected too (the follow-up visits need the right phone); the
+    store allows it. Should the node refuse an edit, its reason shows on the form."""
+
+    BINDINGS = [Binding("ctrl+l", "clear", "key.revert", key_display="Ctrl+L")]
+
+    def __init__(self, case: Case) -> None:
+        super().__init__()
+        self.case = case
+        self.draft_key = f"edit-{case.doc_id}"
+        self._max_parties = max(MAX_PARTIES, len(case.parties))
+        self._base: dict[str, Any] | None = None  # values() as the form opened
+
+    def heading(self) -> tuple[str, dict[str, Any]]:
+        return "edit.heading", {"number": self.case.number}
+
+    def focus_first(self) -> None:
+        # The cursor lands in the saved title: a key pressed there by mistake must not
+        # replace the whole title (as a selected text would be).
+        self.query_one("#title", Input).select_on_focus = False
+        super().focus_first()
+
+    # --- draft and prefill -------------------------------------------------------------
+    async def prepare(self) -> None:
+        await self.load(case_values(self.case))
+        self._base = self.values()
+
+    async def restore(self) -> None:
+        await self.prepare()
+        draft = self.vc.drafts.load(self.draft_key)
+        typed = self.rebase(draft) if draft else None
+        if typed is not None:
+            await self.load(typed)
+            restored = self.query_one("#form-restored", TLabel)
+            restored.set_key("edit.draft_restored")
+            restored.display = True
+        elif draft is not None:
+            self.vc.drafts.delete(self.draft_key)
+        self._last_saved = self.values()
+        self.focus_first()
+
+    def rebase(self, draft: dict[str, Any]) -> dict[str, Any] | None:
+        """The fields the director had changed in ``draft``, over the case as it is now;
+        None when nothing is left to restore."""
+        base, typed = draft.get("base"), draft.get("values")
+        if self._base is None or not isinstance(base, dict) or not isinstance(typed, dict):
+            return None
+        merged = dict(self._base)
+        for key in merged:
+            if key in typed and typed[key] != base.get(key):
+                merged[key] = typed[key]
+        return merged if merged != self._base else None
+
+    def _changed(self) -> None:
+        """As the base form, with the values the form opened with kept in the draft."""
+        if self._last_saved is None or self._base is None:  # still loading
+            return
+        values = self.values()
+        if values == self._last_saved:
+            return
+        self._last_saved = values
+        if values == self._base:
+            self.vc.drafts.delete(self.draft_key)
+        else:
+            self.vc.drafts.save(self.draft_key, {"base": self._base, "values": values})
+        self.on_values_changed(values)
+
+    async def action_clear(self) -> None:
+        """Ctrl+L: back to the saved values (not an empty form)."""
+        self.vc.drafts.delete(self.draft_key)
+        self._last_saved = None
+        await self.load(case_values(self.case))
+        self._last_saved = self.values()
+        self.clear_errors()
+        self.query_one("#form-restored").display = False
+        self.focus_first()
+
+    # --- saving ------------------------------------------------------------------------
+    def changes(self, values: dict[str, Any]) -> dict[str, Any]:
+        """The keyword arguments of ``node.cases.edit``: the changed fields only."""
+        base = self._base if self._base is not None else case_values(self.case)
+        case = self.case
+        group = bool(values["group"])
+        new: dict[str, Any] = {
+            "title": values["title"].strip(),
+            "category": values["category"],
+            "description": values["description"],
+            "mediator": values["mediator"].strip(),
+            "group": group,
+            "headcount": int(values["headcount"] or 0) if group else 0,
+            "parties": [p.validated() for p in filled_parties(values)],
+        }
+        stored: dict[str, Any] = {
+            "title": case.title, "category": case.category,
+            "description": case.description, "mediator": case.mediator,
+            "group": case.group, "headcount": case.headcount, "parties": list(case.parties),
+        }
+        touched = {key for key in new if values.get(key) != base.get(key)}
+        if "group" in touched:  # no group: no headcount (as when registering)
+            touched.add("headcount")
+        return {key: new[key] for key in casedoc.EDITABLE
+                if key in touched and new[key] != stored[key]}
+
+    async def submit(self, values: dict[str, Any]) -> Case | None:
+        changes = self.changes(values)
+        if not changes:
+            return None
+        return await self.vc.node.cases.edit(self.case.doc_id, **changes)
+
+    def done_message(self, result: Any) -> str:
+        return t("edit.done" if result is not None else "edit.unchanged")
