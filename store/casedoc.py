@@ -193,12 +193,41 @@ def _check_headcount(group: bool, headcount: int) -> int:
     return headcount
 
 
+PARTY_FIELDS = ("role", "name", "phone", "id_number")
+
+
 def _put_parties(tx: Any, parties: list[Party]) -> None:
     list_id = tx.put_object(ROOT, "parties", ObjType.List)
     for i, p in enumerate(parties):
         item = tx.insert_object(list_id, i, ObjType.Map)
-        for k in ("role", "name", "phone", "id_number"):
+        for k in PARTY_FIELDS:
             amdoc.put(tx, item, k, getattr(p, k))
+
+
+def _update_parties(tx: Any, parties: list[Party]) -> None:
+    """Correct the parties in place, field by field: concurrent corrections of different
+    parties (or of different fields of one) made on two computers both survive the merge.
+    Extra parties are appended; parties beyond the new count are removed from the end."""
+    got = tx.get(ROOT, "parties")
+    if got is None or got[0] != ObjType.List:
+        _put_parties(tx, parties)
+        return
+    list_id = got[1]
+    for i, p in enumerate(parties):
+        item = tx.get(list_id, i) if i < tx.length(list_id) else None
+        if item is None or item[0] != ObjType.Map:
+            if item is not None:
+                tx.delete(list_id, i)  # not a party (a hostile peer's value): replace it
+            item_id = tx.insert_object(list_id, i, ObjType.Map)
+        else:
+            item_id = item[1]
+        for k in PARTY_FIELDS:
+            value = getattr(p, k)
+            cur = tx.get(item_id, k)
+            if cur is None or isinstance(cur[0], ObjType) or cur[0][1] != value:
+                amdoc.put(tx, item_id, k, value)
+    for i in range(tx.length(list_id) - 1, len(parties) - 1, -1):
+        tx.delete(list_id, i)
 
 
 def check_new_case(*, category: str, title: str, description: str = "",
@@ -256,7 +285,8 @@ EDITABLE = ("category", "title", "description", "mediator", "group", "headcount"
 
 
 def edit_case(doc: Document, **changes: Any) -> None:
-    """Change registration fields. Parties are replaced whole when given."""
+    """Change registration fields. Given parties are the whole new list; they are
+    written in place, field by field (``_update_parties``)."""
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise ValidationError("bad_field", f"cannot edit {', '.join(sorted(unknown))}")
@@ -278,7 +308,7 @@ def edit_case(doc: Document, **changes: Any) -> None:
             if k == "description":
                 amdoc.set_text(tx, ROOT, "description", v)
             elif k == "parties":
-                _put_parties(tx, parties or [])
+                _update_parties(tx, parties or [])
             elif k == "group":
                 amdoc.put(tx, ROOT, k, bool(v))
             elif k == "mediator":

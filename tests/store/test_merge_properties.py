@@ -301,3 +301,36 @@ def test_two_stores_exchanging_saved_documents_converge(
         b_ops: list[tuple[Any, ...]]) -> None:
     asyncio.run(_two_stores_converge(shared, a_ops, b_ops))
 
+
+
+phones = st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True)
+
+
+@FAST
+@given(phone=phones, name=st.sampled_from(["李秀英", "李秀云", "Li Xiuying"]),
+       pair=st.lists(actors, min_size=2, max_size=2, unique=True), a_first=st.booleans())
+def test_corrections_of_different_parties_made_apart_are_both_kept(
+        phone: str, name: str, pair: list[bytes], a_first: bool) -> None:
+    """One computer corrects the applicant's phone, another the respondent's name: each
+    edit sends the whole list of parties, yet both corrections survive the merge (parties
+    are written in place, field by field)."""
+    base = base_case()
+    a, b = replica(base, pair[0]), replica(base, pair[1])
+    casedoc.edit_case(a, parties=[Party("applicant", "张建国", phone),
+                                  Party("respondent", "李秀英")])
+    casedoc.edit_case(b, parties=[Party("applicant", "张建国"), Party("respondent", name)])
+    merged = copy_of(a if a_first else b)
+    merged.merge(b if a_first else a)
+    parties = Case.from_data("x", amdoc.read(merged)).parties
+    assert [(p.role, p.name, p.phone) for p in parties] == [
+        ("applicant", "张建国", phone), ("respondent", name, "")]
+
+
+def test_a_party_added_and_one_removed() -> None:
+    doc = base_case()
+    casedoc.edit_case(doc, parties=[Party("applicant", "张建国"), Party("respondent", "李秀英"),
+                                    Party("third", "王五")])
+    assert [p.name for p in Case.from_data("x", amdoc.read(doc)).parties] == [
+        "张建国", "李秀英", "王五"]
+    casedoc.edit_case(doc, parties=[Party("applicant", "张建国")])
+    assert [p.name for p in Case.from_data("x", amdoc.read(doc)).parties] == ["张建国"]
