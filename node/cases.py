@@ -41,7 +41,8 @@ class CaseRow:
 @dataclass(frozen=True)
 class TimelineEntry:
     at: str  # sortable date or timestamp
-    kind: str  # registered | session | status | consultation | answer | followup_due | followup
+    kind: str  # registered | session | status | edited | consultation | answer |
+    #            followup_due | followup
     text: str
     detail: dict[str, Any]
 
@@ -108,7 +109,8 @@ class CaseService:
         return await self.get(doc_id)
 
     async def edit(self, ref: str, **changes: Any) -> Case:
-        return await self._edit(ref, lambda doc: casedoc.edit_case(doc, **changes))
+        return await self._edit(ref, lambda doc: casedoc.edit_case(doc, by=self._by,
+                                                                    **changes))
 
     async def log_session(self, ref: str, *, date: str, participants: str, summary: str,
                           judge_consulted: bool = False) -> Case:
@@ -184,6 +186,9 @@ class CaseService:
         for h in case.history:
             out.append(TimelineEntry(h.at, "status", h.note,
                                      {"from": h.from_status, "to": h.to_status}))
+        for e in case.edits:
+            out.append(TimelineEntry(e.at, "edited", ",".join(e.fields),
+                                     {"fields": e.fields, "by": e.by}))
         for f in case.followups:
             if f.done:
                 out.append(TimelineEntry(f.done, "followup", f.outcome, f.__dict__))

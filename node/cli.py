@@ -209,6 +209,8 @@ def cmd_case_show(args: argparse.Namespace) -> int:
                         f"{i18n.status_label(lang, e.detail['to'])}")
             elif e.kind in ("followup", "followup_due"):
                 what = i18n.t(lang, "month_n", m=e.detail["month"])
+            elif e.kind == "edited":
+                what = i18n.t(lang, "edited")
             print(f"  {e.at[:10]}  {what}  {_short(e.text, 50)}")
         return 0
 

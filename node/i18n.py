@@ -100,6 +100,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "serve_listening": "同步服务已启动：局域网端口 {port}，县级中继 {relay}。按 Ctrl+C 停止。",
         "serve_peer": "发现本村节点 {peer}（{address}）",
         "serve_synced": "已与 {peer} 同步：发送 {sent} 条，收到 {received} 条",
+        "edited": "修改登记",
         "serve_media": "普法视频下载：{name} {have}/{total} 块",
         "serve_media_done": "普法视频已下载 {complete} 个，还差 {pending} 个",
         "media_paused": "磁盘快满了（剩余不到 {floor} MB）：视频下载已暂停，腾出空间后会自动继续",
@@ -229,6 +230,7 @@ MESSAGES: dict[str, dict[str, str]] = {
                             "Ctrl+C stops it."),
         "serve_peer": "Found a node of this village: {peer} ({address})",
         "serve_synced": "Synced with {peer}: {sent} sent, {received} received",
+        "edited": "registration corrected",
         "serve_media": "Education video download: {name} {have}/{total} blocks",
         "serve_media_done": "Education videos downloaded: {complete}; still missing: {pending}",
         "media_paused": "The disk is nearly full (less than {floor} MB free): video downloads "

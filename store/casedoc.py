@@ -70,6 +70,15 @@ class HistoryEntry:
 
 
 @dataclass
+class Correction:
+    """A registration corrected after it was saved: when, by whom, which fields."""
+
+    at: str
+    fields: list[str]
+    by: str = ""
+
+
+@dataclass
 class FollowUp:
     month: int
     due: str
@@ -101,6 +110,7 @@ class Case:
     sessions: list[Session] = field(default_factory=list)
     history: list[HistoryEntry] = field(default_factory=list)
     followups: list[FollowUp] = field(default_factory=list)
+    edits: list[Correction] = field(default_factory=list)
 
     @classmethod
     def from_data(cls, doc_id: str, d: dict[str, Any]) -> "Case":
@@ -168,6 +178,13 @@ class Case:
                 if isinstance(h, dict)
             ],
             followups=followups,
+            edits=[
+                Correction(at=str(e.get("at", "")),
+                           fields=[f for f in str(e.get("fields", "")).split(",") if f],
+                           by=str(e.get("by", "")))
+                for e in (d.get("edits") if isinstance(d.get("edits"), list) else [])
+                if isinstance(e, dict)
+            ],
         )
 
 
@@ -284,9 +301,10 @@ def new_case(
 EDITABLE = ("category", "title", "description", "mediator", "group", "headcount", "parties")
 
 
-def edit_case(doc: Document, **changes: Any) -> None:
+def edit_case(doc: Document, *, by: str = "", **changes: Any) -> None:
     """Change registration fields. Given parties are the whole new list; they are
-    written in place, field by field (``_update_parties``)."""
+    written in place, field by field (``_update_parties``). Each correction is recorded
+    in ``edits`` (when, by whom, which fields): a court record keeps its corrections."""
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise ValidationError("bad_field", f"cannot edit {', '.join(sorted(unknown))}")
@@ -303,6 +321,12 @@ def edit_case(doc: Document, **changes: Any) -> None:
         parties = [p.validated() for p in changes["parties"]]
         if not parties:
             raise ValidationError("no_parties", "a case needs at least one party")
+    before = amdoc.read(doc)
+    written = {k: ([{f: getattr(p, f) for f in PARTY_FIELDS} for p in parties or []]
+                   if k == "parties" else bool(v) if k == "group"
+                   else str(v).strip() if k == "mediator" else v)
+               for k, v in changes.items()}
+    corrected = sorted(k for k, v in written.items() if before.get(k) != v)
     with doc.transaction() as tx:
         for k, v in changes.items():
             if k == "description":
@@ -315,6 +339,9 @@ def edit_case(doc: Document, **changes: Any) -> None:
                 amdoc.put(tx, ROOT, k, str(v).strip())
             else:
                 amdoc.put(tx, ROOT, k, v)
+        if corrected:  # (writing a value that is already there changes nothing)
+            amdoc.append_map(tx, ROOT, "edits", {"at": now_iso(), "by": by,
+                                                 "fields": ",".join(corrected)})
 
 
 def log_session(

@@ -481,6 +481,24 @@ async def test_timeline_shows_planned_and_done_visits(node: Node) -> None:
                               ("followup_due", "2026-07-31")]
 
 
+async def test_corrections_of_a_registration_are_kept_in_the_timeline(node: Node) -> None:
+    case = await register(node, "院墙排水纠纷")
+    fixed = [dataclasses.replace(p, phone="13800138000") if i == 0 else p
+             for i, p in enumerate(case.parties)]
+    await node.cases.edit(case.doc_id, parties=fixed, title="院墙排水纠纷")  # title unchanged
+    await node.cases.edit(case.doc_id, title="院墙与排水沟纠纷")
+    again = await node.cases.get(case.doc_id)
+    assert [(e.fields, e.by) for e in again.edits] == [
+        (["parties"], node.config.node_id), (["title"], node.config.node_id)]
+    edited = [e for e in await node.cases.timeline(case.doc_id) if e.kind == "edited"]
+    assert [e.detail["fields"] for e in edited] == [["parties"], ["title"]]
+    # writing what is already there is no correction
+    seq = await node.store.current_seq()
+    await node.cases.edit(case.doc_id, title="院墙与排水沟纠纷", parties=fixed)
+    assert await node.store.current_seq() == seq
+    assert len((await node.cases.get(case.doc_id)).edits) == 2
+
+
 # --- education: content and screenings ------------------------------------------------------
 async def test_screenings_are_recorded_and_listed(node: Node) -> None:
     first = await node.education.record_screening(

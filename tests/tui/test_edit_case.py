@@ -135,7 +135,8 @@ async def test_a_changed_phone_is_the_only_field_written(node: Node, tmp_path: P
             await retype(pilot, screen, "#p1-phone", "13912345678")
             await pilot.press("ctrl+s")
             await saved(pilot, "已保存修改")
-            await wait_text(pilot, "13912345678", "李四越界砌墙纠纷", "土地承包")
+            await wait_text(pilot, "13912345678", "李四越界砌墙纠纷", "土地承包",
+                            "修改登记：当事人")  # the timeline keeps each correction
         edited = await node.cases.get(case.doc_id)
         assert [(p.role, p.name, p.phone, p.id_number) for p in edited.parties] == [
             ("applicant", "张三", "13800138000", ID), ("respondent", "李四", "13912345678", "")]

@@ -21,7 +21,15 @@ from store.casedoc import Case
 from store.records import AGREED, CLOSED, ESCALATED, FAILED, MEDIATING
 
 from ..bridge import NodeBridge
-from ..i18n import category_label, error_text, role_label, short_date, status_label, t
+from ..i18n import (
+    category_label,
+    error_text,
+    list_sep,
+    role_label,
+    short_date,
+    status_label,
+    t,
+)
 from ..widgets.fields import TLabel
 from ..widgets.footer import TFooter
 from .case_actions import AskJudgeScreen, CloseScreen, FollowupScreen, SessionScreen, StatusScreen
@@ -62,6 +70,10 @@ def timeline_text(entry: TimelineEntry) -> str:
         line = t("tl.status", old=status_label(str(d.get("from", ""))),
                  new=status_label(str(d.get("to", ""))))
         return f"{line}  {entry.text}" if entry.text else line
+    if entry.kind == "edited":
+        names = [(t(f"tl.field.{f}"), f) for f in d.get("fields") or []]
+        return t("tl.edited", fields=list_sep().join(
+            name if name != f"tl.field.{f}" else f for name, f in names))
     if entry.kind == "consultation":
         return t("tl.consultation", text=entry.text)
     if entry.kind == "answer":
