@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_HOME ?= $(CURDIR)/.demo-node
 
-.PHONY: demo test bench lint clean system-deps
+.PHONY: demo test lint clean system-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,9 +34,6 @@ demo: $(STAMP)
 test: $(STAMP) system-deps
 	$(BIN)/ruff check store sync node tui relay tests bench
 	$(BIN)/pytest
-
-bench: $(STAMP)
-	$(BIN)/python -m bench.run_all
 
 lint: $(STAMP)
 	$(BIN)/ruff check store sync node tui relay tests bench
