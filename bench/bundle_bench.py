@@ -27,6 +27,7 @@ from pathlib import Path
 import aiohttp
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from bench.harsh_procs import proc_status_kb
 from node import Node
 from node.bundles import node_signer
 from node.daemon import Syncer
@@ -167,13 +168,6 @@ async def bench_media(mb: float, kbps: float, rtt_ms: float, cuts: int) -> None:
             await relay.stop()
 
 
-def _rss_kb(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    return 0
-
-
 async def bench_fanout(villages: int, mb: float) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -216,7 +210,7 @@ async def bench_fanout(villages: int, mb: float) -> None:
                 (d / "k.pem").write_bytes(private_pem(key))
                 (d / "c.pem").write_bytes(cert_pem(cert))
                 ctxs.append(client_context(ca.ca_cert_file, d / "c.pem", d / "k.pem"))
-            base_rss = _rss_kb(proc.pid, "VmRSS")
+            base_rss = proc_status_kb(proc.pid, "VmRSS")
 
             async def village(ctx: object) -> bool:
                 h = hashlib.sha256()
@@ -233,7 +227,7 @@ async def bench_fanout(villages: int, mb: float) -> None:
             async def watch() -> None:
                 nonlocal peak
                 while True:
-                    peak = max(peak, _rss_kb(proc.pid, "VmRSS"))
+                    peak = max(peak, proc_status_kb(proc.pid, "VmRSS"))
                     await asyncio.sleep(0.2)
 
             watcher = asyncio.create_task(watch())
@@ -245,7 +239,7 @@ async def bench_fanout(villages: int, mb: float) -> None:
                   f"with the right hash in {wall:.1f} s")
             print(f"relay RSS before {base_rss / 1024:.1f} MB, peak during "
                   f"{peak / 1024:.1f} MB, high-water mark "
-                  f"{_rss_kb(proc.pid, 'VmHWM') / 1024:.1f} MB")
+                  f"{proc_status_kb(proc.pid, 'VmHWM') / 1024:.1f} MB")
         finally:
             proc.terminate()
             proc.wait(10)

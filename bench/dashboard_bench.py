@@ -25,6 +25,7 @@ import asyncio
 import datetime as dt
 import json
 import multiprocessing
+import os
 import random
 import re
 import resource
@@ -36,6 +37,7 @@ from typing import Any
 
 from automerge.core import ROOT, Document, ObjType
 
+from bench.harsh_procs import proc_status_kb
 from store import Incoming, Store, amdoc, casedoc, kinds, records
 from store.records import CASE, CONSULTATION, FOLLOWUP_MONTHS, SCREENING, VILLAGE, Party, add_months
 
@@ -159,10 +161,8 @@ async def build(home_path: Path, villages: int, cases: int, today: dt.date) -> f
 
 
 def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    kb = proc_status_kb(os.getpid(), "VmRSS")
+    return kb / 1024 if kb else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 async def measure(home_path: Path, repeat: int) -> dict[str, Any]:

@@ -26,7 +26,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,6 +39,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bench.harsh_procs import free_port, proc_status_kb
 from node import Node
 from node.daemon import node_identity
 from node.demo import fill_demo
@@ -403,12 +403,6 @@ async def incremental(fig: Figures, node: Node, relay: InProcessRelay, doc_ids: 
 
 
 # --- (d) many nodes, one relay process -----------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def villagecourt() -> list[str]:
     exe = Path(sys.executable).with_name("villagecourt")
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "node"]
@@ -418,13 +412,6 @@ def cpu_s(pid: int) -> float:
     """CPU seconds (user + system) the process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def vm_kb(pid: int, key: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    return 0
 
 
 class RelayProcess:
@@ -483,7 +470,7 @@ async def many(fig: Figures, root: Path, n_nodes: int, per_node: int, repeats: i
     pid = relay.proc.pid
     nodes: list[Node] = []
     try:
-        rss_idle = vm_kb(pid, "VmRSS")
+        rss_idle = proc_status_kb(pid, "VmRSS")
         made = time.perf_counter()
         cases: list[list[str]] = []
         for i in range(n_nodes):
@@ -534,7 +521,7 @@ async def many(fig: Figures, root: Path, n_nodes: int, per_node: int, repeats: i
                         summary=f"第{r + 1}轮回访"))
             await all_at_once(f"round {r + 1}, {per_node} changed cases each")
         fig.add("(d) relay RSS idle -> peak (VmHWM)",
-                f"{rss_idle / 1024:.0f} MB -> {vm_kb(pid, 'VmHWM') / 1024:.0f} MB")
+                f"{rss_idle / 1024:.0f} MB -> {proc_status_kb(pid, 'VmHWM') / 1024:.0f} MB")
         (count,) = await _relay_docs(relay.url)
         fig.add("(d) relay holds", f"{count} docs")
     finally:
