@@ -11,7 +11,7 @@ import aiohttp_jinja2
 from aiohttp import web
 from aiohttp_session import get_session
 
-from store import Store
+from store import DocMeta, DocNotFound, Store
 from store.records import CATEGORIES, CONSULTATION, STATUSES, WARNING
 
 from .. import keys as relay_keys
@@ -24,6 +24,22 @@ CACHE_TTL_S = 30.0  # figures may be this old while sync keeps changing the stor
 
 def store_of(request: web.Request) -> Store:
     return request.config_dict[relay_keys.STORE]
+
+
+async def county_doc(request: web.Request, kind: str, *, county_wide: bool = False
+                     ) -> DocMeta:
+    """The ``{doc_id}`` of the request: a document of ``kind`` in a village of this county
+    (or the county itself, with ``county_wide``). Anything else is 404, the same as a
+    document that does not exist: a URL must not tell which ids are held."""
+    county = county_of(request)
+    try:
+        meta = await store_of(request).meta(request.match_info["doc_id"])
+    except DocNotFound:
+        raise web.HTTPNotFound() from None
+    if meta.kind != kind or not (meta.scope.startswith(f"village:{county}/") or (
+            county_wide and meta.scope == f"county:{county}")):
+        raise web.HTTPNotFound()
+    return meta
 
 
 def county_of(request: web.Request) -> str:

@@ -14,11 +14,11 @@ import logging
 
 from aiohttp import web
 
-from store import DocNotFound, ValidationError, amdoc, kinds
+from store import ValidationError, amdoc, kinds
 from store.records import CONSULTATION
 
 from . import queries as q
-from .common import county_of, flash, forget_cache, render, store_of
+from .common import county_doc, county_of, flash, forget_cache, render, store_of
 from .keys import ACCOUNTS
 from .security import need, viewer_of
 
@@ -55,14 +55,9 @@ async def inbox(request: web.Request) -> web.StreamResponse:
 async def answer(request: web.Request) -> web.StreamResponse:
     """POST /dashboard/inbox/{doc_id}/answer (judges only; CSRF checked by the guard)."""
     viewer = await need(request, "judge")
-    store, county = store_of(request), county_of(request)
-    doc_id = request.match_info["doc_id"]
-    try:
-        meta = await store.meta(doc_id)
-    except DocNotFound:
-        raise web.HTTPNotFound() from None
-    if meta.kind != CONSULTATION or not meta.scope.startswith(f"village:{county}/"):
-        raise web.HTTPNotFound()
+    store = store_of(request)
+    meta = await county_doc(request, CONSULTATION)
+    doc_id = meta.doc_id
     form = await request.post()
     text = str(form.get("answer", "")).strip()[:MAX_ANSWER]
     if not text:

@@ -489,12 +489,18 @@ class ScreeningTotals:
     attendance: int
 
 
-async def screenings(store: Store, f: Filters, county: str = "") -> ScreeningTotals:
+def _screening_where(f: Filters, county: str) -> tuple[list[str], list[Any]]:
+    """Screenings held in the period (``created_at`` is the day held), of one village."""
     where = ["kind = ?", "created_at >= ?", "created_at < ?"]
     args: list[Any] = [SCREENING, f.start.isoformat(), f.end.isoformat()]
     if f.village and county:
         where.append("scope = ?")
         args.append(f"village:{county}/{f.village}")
+    return where, args
+
+
+async def screenings(store: Store, f: Filters, county: str = "") -> ScreeningTotals:
+    where, args = _screening_where(f, county)
     rows = await store.query(
         "SELECT count(*), sum(CAST(number AS INTEGER)) FROM records WHERE "
         + " AND ".join(where), args)
@@ -504,11 +510,7 @@ async def screenings(store: Store, f: Filters, county: str = "") -> ScreeningTot
 
 async def screening_list(store: Store, f: Filters, county: str, limit: int = 500
                          ) -> list[dict[str, Any]]:
-    where = ["kind = ?", "created_at >= ?", "created_at < ?"]
-    args: list[Any] = [SCREENING, f.start.isoformat(), f.end.isoformat()]
-    if f.village:
-        where.append("scope = ?")
-        args.append(f"village:{county}/{f.village}")
+    where, args = _screening_where(f, county)
     rows = await store.query(
         f"SELECT doc_id, scope, created_at, title, number FROM records WHERE "
         f"{' AND '.join(where)} ORDER BY created_at DESC LIMIT ?", (*args, limit))

@@ -9,13 +9,13 @@ from typing import Any
 
 from aiohttp import web
 
-from store import DocNotFound, ValidationError
+from store import ValidationError
 from store.records import WARNING
 
 from ..warning_pass import ACKNOWLEDGED, CLOSED, OPEN, act_on_warning, read_county_warning
 from . import i18n
 from . import queries as q
-from .common import county_of, flash, forget_cache, lang_of, render, store_of
+from .common import county_doc, flash, forget_cache, lang_of, render, store_of
 from .keys import ACCOUNTS, DCONFIG, WARNINGS
 from .security import need, viewer_of
 
@@ -77,15 +77,8 @@ async def warnings_page(request: web.Request) -> web.StreamResponse:
 async def act(request: web.Request) -> web.StreamResponse:
     """POST /dashboard/warnings/{doc_id}/act  status=acknowledged|closed, note=..."""
     viewer = await need(request, "operator")
-    store, county = store_of(request), county_of(request)
-    doc_id = request.match_info["doc_id"]
-    try:
-        meta = await store.meta(doc_id)
-    except DocNotFound:
-        raise web.HTTPNotFound() from None
-    if meta.kind != WARNING or not (meta.scope.startswith(f"village:{county}/")
-                                    or meta.scope == f"county:{county}"):
-        raise web.HTTPNotFound()
+    store = store_of(request)
+    doc_id = (await county_doc(request, WARNING, county_wide=True)).doc_id
     form = await request.post()
     status = str(form.get("status", ""))
     note = str(form.get("note", ""))
