@@ -24,6 +24,7 @@ relay machine and writes them into a file sealed with a fresh code (scrypt + AES
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import os
@@ -31,7 +32,7 @@ import secrets
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -96,9 +97,7 @@ class TokenStore:
         """A case-number short id for a new node of ``village``, unique among every one
         this relay gave that village and ``taken`` (those in its case numbers: nodes
         enrolled before short ids were handed out, or elsewhere)."""
-        db = self._db()
-        try:
-            db.execute("BEGIN IMMEDIATE")
+        with self._write() as db:
             used = {r[0] for r in db.execute(
                 "SELECT short_id FROM short_ids WHERE village = ?", (village,))}
             used.update(taken)
@@ -110,19 +109,28 @@ class TokenStore:
             db.execute("INSERT INTO short_ids VALUES (?,?,?,?)",
                        (village, sid, node_id,
                         dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")))
-            db.execute("COMMIT")
             return sid
+
+    def _db(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=5, isolation_level=None)
+        db.execute("PRAGMA journal_mode = WAL")
+        return db
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, begun at once (BEGIN IMMEDIATE: a second enrolment at
+        the same moment waits instead of reading what is about to change)."""
+        db = self._db()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            yield db
+            db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
         finally:
             db.close()
-
-    def _db(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=5, isolation_level=None)
-        db.execute("PRAGMA journal_mode = WAL")
-        return db
 
     def issue(self, village: str, role: str, ttl: dt.timedelta = DEFAULT_TTL) -> tuple[str, str]:
         if role not in ENROL_ROLES:
@@ -158,9 +166,7 @@ class TokenStore:
         """Mark the token used by ``node_id``; refuse unknown, used or expired tokens."""
         digest = code_hash(code)
         now = dt.datetime.now(dt.timezone.utc)
-        db = self._db()
-        try:
-            db.execute("BEGIN IMMEDIATE")
+        with self._write() as db:
             row = db.execute("SELECT lookup, village, role, expires_at, used_at FROM tokens "
                              "WHERE digest = ?", (digest,)).fetchone()
             if row is None:
@@ -172,14 +178,7 @@ class TokenStore:
                 raise EnrolError("token_expired", "this enrolment code has expired")
             db.execute("UPDATE tokens SET used_at = ?, node_id = ? WHERE digest = ?",
                        (now.isoformat(timespec="seconds"), node_id, digest))
-            db.execute("COMMIT")
             return Token(lookup, village, role, expires_at, now.isoformat(), node_id)
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
-        finally:
-            db.close()
 
     def list(self) -> list[Token]:
         with self._db() as db:
