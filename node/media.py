@@ -4,7 +4,9 @@
 ``MediaService(node)`` — open with ``await media.open()``:
 
     await media.availability(doc_id) -> Availability   ready | 43 % | waiting | no media
-    await media.files(doc_id) -> list[Path]            complete files, for the system player
+    await media.files(doc_id) -> list[Path]            complete files (blobs, by hash)
+    await media.playable(doc_id) -> list[Path]         the same under their published names,
+                                                        for the system player
     await media.sync(progress=...) -> MediaResult      fetch what is missing from the relay
     await media.sync(peers=["https://10.0.0.7:PORT"])   LAN peers first, then the relay
     await media.serve_lan(host, port) -> LanServer      serve our verified blocks on the LAN
@@ -27,9 +29,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import mimetypes
+import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO, Any, Callable
 
 from aiohttp import web
 
@@ -67,6 +72,47 @@ def _try_lock(path: Path) -> IO[bytes] | None:
         f.close()
         return None
     return f
+
+
+_UNSAFE = re.compile(r'[\x00-\x1f<>:"/\\|?*]')
+
+
+def _file_name(entry: dict[str, Any], sha256: str) -> str:
+    """The name the county gave the file, made safe for any file system, with an
+    extension (from its type if the name lacks one): players and ``open``/``startfile``
+    choose the program by it."""
+    raw = Path(str(entry.get("name") or entry.get("filename") or "").replace("\\", "/")).name
+    name = _UNSAFE.sub("_", raw).strip(" .")[:100] or sha256[:12]
+    if not Path(name).suffix:
+        name += mimetypes.guess_extension(str(entry.get("mime") or "")) or ""
+    return name
+
+
+def _playable(blob: Path, entry: dict[str, Any], home: Path) -> Path:
+    """The complete blob under its published name (``<home>/media/<name>``), a hard link
+    (no copy: no extra space), else a symbolic link; the blob itself if neither works.
+    A blob is stored by its SHA-256, without an extension, which ``open`` (macOS) and
+    ``os.startfile`` (Windows) cannot open, and which means nothing to a director looking
+    for the file to copy to a phone."""
+    sha = blob.name
+    name = _file_name(entry, sha)
+    folder = home / "media"
+    stem, suffix = Path(name).stem, Path(name).suffix
+    for candidate in (folder / name, folder / f"{stem}-{sha[:8]}{suffix}"):
+        try:
+            if candidate.exists() or candidate.is_symlink():
+                if candidate.exists() and os.path.samefile(candidate, blob):
+                    return candidate
+                continue  # another file of the same name
+            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(blob, candidate)
+            except OSError:
+                candidate.symlink_to(blob)
+            return candidate
+        except OSError:
+            break
+    return blob
 
 
 @dataclass(frozen=True)
@@ -226,6 +272,17 @@ class MediaService:
             p = await self._b().path(m["sha256"])
             if p is not None:
                 out.append(p)
+        return out
+
+    async def playable(self, doc_id: str) -> list[Path]:
+        """The complete files of an item under their published names, for the system's
+        player and for a director copying one to a phone (``<home>/media/<name>``: hard
+        links to the blobs, which are stored by hash with no extension)."""
+        out = []
+        for m in media_entries(await self.node.store.read(doc_id)):
+            p = await self._b().path(m["sha256"])
+            if p is not None:
+                out.append(_playable(p, m, self.node.home.path))
         return out
 
     async def sync(self, *, base_url: str | None = None, peers: list[str] | None = None,

@@ -12,9 +12,7 @@ open / os.startfile), started detached; the UI never waits for it. All of it rea
 from __future__ import annotations
 
 import asyncio
-import mimetypes
 import os
-import re
 import shlex
 import subprocess
 import sys
@@ -116,47 +114,6 @@ class Throttle:
 
 
 # --- opening a file with the system's player ----------------------------------------------
-_UNSAFE = re.compile(r'[\x00-\x1f<>:"/\\|?*]')
-
-
-def file_name(entry: dict[str, Any], sha256: str) -> str:
-    """The name the county gave the file, made safe for any file system, with an
-    extension (from its type if the name lacks one): players and ``open``/``startfile``
-    choose the program by it."""
-    raw = Path(str(entry.get("name") or entry.get("filename") or "").replace("\\", "/")).name
-    name = _UNSAFE.sub("_", raw).strip(" .")[:100] or sha256[:12]
-    if not Path(name).suffix:
-        name += mimetypes.guess_extension(str(entry.get("mime") or "")) or ""
-    return name
-
-
-def playable(blob: Path, entry: dict[str, Any], home: Path) -> Path:
-    """The complete blob under its published name (``<home>/media/<name>``), a hard link
-    (no copy: no extra space), else a symbolic link; the blob itself if neither works.
-    A blob is stored by its SHA-256, without an extension, which ``open`` (macOS) and
-    ``os.startfile`` (Windows) cannot open, and which means nothing to a director looking
-    for the file to copy to a phone."""
-    sha = blob.name
-    name = file_name(entry, sha)
-    folder = home / "media"
-    stem, suffix = Path(name).stem, Path(name).suffix
-    for candidate in (folder / name, folder / f"{stem}-{sha[:8]}{suffix}"):
-        try:
-            if candidate.exists() or candidate.is_symlink():
-                if candidate.exists() and os.path.samefile(candidate, blob):
-                    return candidate
-                continue  # another file of the same name
-            folder.mkdir(parents=True, exist_ok=True)
-            try:
-                os.link(blob, candidate)
-            except OSError:
-                candidate.symlink_to(blob)
-            return candidate
-        except OSError:
-            break
-    return blob
-
-
 def player_command(path: Path) -> list[str] | None:
     """The command that opens ``path``: $VILLAGECOURT_PLAYER (split like a shell does,
     the path appended), else the system's opener; None on Windows (``os.startfile``)."""
@@ -530,7 +487,7 @@ class ContentScreen(Screen[None]):
             self._say("media.no_service", severity="warning")
             return
         try:
-            files = await media.files(self.doc_id)
+            files = await media.playable(self.doc_id)
             self.avail = await media.availability(self.doc_id)
         except StoreError as exc:
             self.notify(error_text(exc), severity="error")
@@ -541,8 +498,7 @@ class ContentScreen(Screen[None]):
             self._say("media.line_waiting" if self.avail.state == "waiting"
                       else "media.line_partial", n=self.avail.percent)
             return
-        entry = next((m for m in c.media if m.get("sha256") == files[0].name), {})
-        path = playable(files[0], entry, self.vc.node.home.path)
+        path = files[0]
         self.render_media()
         try:
             proc = await start_player(path)
