@@ -19,10 +19,16 @@ one transaction. The checkpoint of the exporter's feed advances (``upto``) only 
 nothing was refused and the bundle continues from what we hold; the receipt advances our
 ``sent_seq`` for the exporter's store, so the next export starts after what it holds.
 Importing the same bundle again changes nothing and says so.
+
+The event loop never waits on the stick: every file read and write runs in a worker
+thread (``asyncio.to_thread``), awaited one step at a time, so the order on the stick is
+the order above -- the old manifest removed first, documents and media written, the
+signed manifest written (and fsynced) last.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import os
@@ -58,6 +64,7 @@ PART_BYTES = 1024 * 1024 * 1024  # media split in 1 GiB parts: far below FAT32's
 MAX_MANIFEST = 64 * 1024 * 1024  # a manifest of 100,000 documents is ~20 MB
 MAX_DOC = 64 * 1024 * 1024
 FEED_PAGE = 500
+COPY_CHUNK = 1024 * 1024  # media is copied in reads of this size, never a part at once
 
 # Only files we name are ever deleted from a stick (never a director's own files).
 _OURS = re.compile(r"^[0-9a-f]{64}\.(bin|\d{3})(\.part)?$")
@@ -175,6 +182,78 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _start_export(out: Path, docs_dir: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MANIFEST).unlink(missing_ok=True)  # from here the stick is visibly incomplete
+    docs_dir.mkdir(exist_ok=True)
+
+
+def _write_docs(docs_dir: Path, metas: list[Any], saved: dict[str, bytes],
+                file_key: bytes) -> list[tuple[str, dict[str, Any]]]:
+    """One page of documents onto the stick (sealed when they are village records), each
+    under its SHA-256; a file already there whole is kept. Runs in a worker thread."""
+    out = []
+    for m in metas:
+        data = saved[m.doc_id]
+        enc = m.scope.startswith("village:")
+        if enc:
+            data = sealbox.seal(file_key, m.doc_id, data)
+        sha = _sha(data)
+        name = f"{sha}.bin"
+        target = docs_dir / name
+        if not (target.exists() and target.stat().st_size == len(data)
+                and _sha(target.read_bytes()) == sha):
+            _write_file(target, data)
+        out.append((name, {"id": m.doc_id, "kind": m.kind, "scope": m.scope,
+                           "heads": bytes(m.heads), "sha256": sha, "length": len(data),
+                           "file": f"{DOCS_DIR}/{name}", "enc": enc}))
+    return out
+
+
+def _remove_stale(folder: Path, keep: set[str]) -> None:
+    """Delete the files of ours in ``folder`` that this export did not write."""
+    if not folder.exists():
+        return
+    for stale in folder.iterdir():
+        if stale.name not in keep and _OURS.match(stale.name):
+            stale.unlink()
+
+
+def _copy_parts(src: Path, sha: str, length: int, media_dir: Path) -> list[dict[str, Any]]:
+    """Copy a complete blob into ``media_dir`` as parts of PART_BYTES (a part already there
+    with its length is kept), streaming in 1 MiB reads. Runs in a worker thread."""
+    media_dir.mkdir(exist_ok=True)
+    parts = []
+    with open(src, "rb") as f:
+        for i, offset in enumerate(range(0, max(length, 1), PART_BYTES)):
+            name = f"{sha}.{i:03d}"
+            size = max(0, min(PART_BYTES, length - offset))
+            target = media_dir / name
+            if not (target.exists() and target.stat().st_size == size):
+                tmp = target.with_name(target.name + ".part")
+                f.seek(offset)
+                with open(tmp, "wb") as w:
+                    left = size
+                    while left > 0:
+                        chunk = f.read(min(left, COPY_CHUNK))
+                        if not chunk:
+                            raise OSError(f"{src} is shorter than {length} bytes")
+                        w.write(chunk)
+                        left -= len(chunk)
+                    w.flush()
+                    os.fsync(w.fileno())
+                os.replace(tmp, target)
+            parts.append({"file": f"{MEDIA_DIR}/{name}", "offset": offset, "length": size})
+    return parts
+
+
+def _read_at(path: Path, offset: int, length: int) -> bytes:
+    """``length`` bytes of ``path`` from ``offset`` (fewer at its end)."""
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        return fh.read(length)
+
+
 def destination_identity(me: Identity, village: str | None = None) -> Identity:
     """Who a bundle is for: a node's is its county relay; the relay's, a village."""
     if me.role == "relay":
@@ -208,10 +287,8 @@ async def export_bundle(store: Store, signer: Signer, out: Path, *, village: str
     peer = await store.peer(dest_store) if dest_store else {"sent_seq": 0, "received_seq": 0,
                                                              "scope_fp": ""}
     since = int(peer["sent_seq"] or 0)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / MANIFEST).unlink(missing_ok=True)  # from here the stick is visibly incomplete
     docs_dir = out / DOCS_DIR
-    docs_dir.mkdir(exist_ok=True)
+    await asyncio.to_thread(_start_export, out, docs_dir)
     metas = []
     cursor, upto = since, since
     while True:
@@ -227,33 +304,20 @@ async def export_bundle(store: Store, signer: Signer, out: Path, *, village: str
     file_key, key_box = b"", None
     if any(m.scope.startswith("village:") for m in metas):
         # Village records hold names, ID numbers, phones: encrypted to the recipient.
-        recipient = _recipient_key(store, signer, dest, dest_store)
+        recipient = await asyncio.to_thread(_recipient_key, store, signer, dest, dest_store)
         file_key = os.urandom(32)
         key_box = sealbox.wrap_key(file_key, recipient)
     for i in range(0, len(metas), FEED_PAGE):
         part = metas[i:i + FEED_PAGE]
         saved = await store.saved_many([m.doc_id for m in part])
-        for m in part:
-            data = saved[m.doc_id]
-            enc = m.scope.startswith("village:")
-            if enc:
-                data = sealbox.seal(file_key, m.doc_id, data)
-            sha = _sha(data)
-            name = f"{sha}.bin"
-            target = docs_dir / name
-            if not (target.exists() and target.stat().st_size == len(data)
-                    and _sha(target.read_bytes()) == sha):
-                _write_file(target, data)
+        written = await asyncio.to_thread(_write_docs, docs_dir, part, saved, file_key)
+        for name, entry in written:
             keep.add(name)
-            total_bytes += len(data)
-            entries.append({"id": m.doc_id, "kind": m.kind, "scope": m.scope,
-                            "heads": bytes(m.heads), "sha256": sha, "length": len(data),
-                            "file": f"{DOCS_DIR}/{name}", "enc": enc})
+            total_bytes += int(entry["length"])
+            entries.append(entry)
         if progress:
             progress("export", min(i + FEED_PAGE, len(metas)), len(metas))
-    for stale in docs_dir.iterdir():  # left by an earlier export to this directory
-        if stale.name not in keep and _OURS.match(stale.name):
-            stale.unlink()
+    await asyncio.to_thread(_remove_stale, docs_dir, keep)  # left by an earlier export
     blob_entries = await _export_media(store, blobs, out, [m.doc_id for m in metas
                                                            if m.kind == CONTENT], progress)
     total_bytes += sum(int(b["length"]) for b in blob_entries)
@@ -272,7 +336,8 @@ async def export_bundle(store: Store, signer: Signer, out: Path, *, village: str
     })
     manifest = cbor2.dumps({"payload": payload, "signature": signer.key.sign(payload),
                             "chain": [signer.cert.public_bytes(Encoding.DER)]})
-    _write_file(out / MANIFEST, manifest)
+    # Last, after every document and media part is on the stick (each step awaited).
+    await asyncio.to_thread(_write_file, out / MANIFEST, manifest)
     return ExportResult(out, len(entries), total_bytes + len(manifest), since, upto, dest_store)
 
 
@@ -291,6 +356,11 @@ def remember_cert(store: Store, peer_store: str, der: bytes) -> None:
     f = d / f"{peer_store}.der"
     if not (f.exists() and f.read_bytes() == der):
         _write_file(f, der)
+
+
+async def remember_cert_async(store: Store, peer_store: str, der: bytes) -> None:
+    """``remember_cert`` in a worker thread (it writes a file)."""
+    await asyncio.to_thread(remember_cert, store, peer_store, der)
 
 
 def _recipient_key(store: Store, signer: Signer, dest: Identity,
@@ -328,27 +398,14 @@ async def _export_media(store: Store, blobs: BlobStore | None, out: Path, conten
                 info = await blobs.info(sha)
                 if src is None or info is None:
                     continue  # not complete here: the network brings it later
-                media_dir.mkdir(exist_ok=True)
-                parts = []
-                with open(src, "rb") as f:
-                    for i, offset in enumerate(range(0, max(info.length, 1), PART_BYTES)):
-                        name = f"{sha}.{i:03d}"
-                        chunk = f.read(PART_BYTES)
-                        target = media_dir / name
-                        if not (target.exists() and target.stat().st_size == len(chunk)):
-                            _write_file(target, chunk)
-                        keep.add(name)
-                        parts.append({"file": f"{MEDIA_DIR}/{name}", "offset": offset,
-                                      "length": len(chunk)})
+                parts = await asyncio.to_thread(_copy_parts, src, sha, info.length, media_dir)
+                keep.update(p["file"][len(MEDIA_DIR) + 1:] for p in parts)
                 entries.append({"sha256": sha, "length": info.length,
                                 "block_size": info.block_size, "blocks": info.blocks,
                                 "parts": parts})
                 if progress:
                     progress("media", len(entries), len(entries))
-    if media_dir.exists():
-        for stale in media_dir.iterdir():
-            if stale.name not in keep and _OURS.match(stale.name):
-                stale.unlink()
+    await asyncio.to_thread(_remove_stale, media_dir, keep)
     return entries
 
 
@@ -386,13 +443,15 @@ async def _import_media(store: Store, blobs: BlobStore, path: Path, entries: lis
                         or "\\" in leaf or leaf.startswith(".") or offset % bs or offset < 0):
                     raise ValueError("bad part")
                 f = path / name
-                with open(f, "rb") as fh:
-                    n0 = offset // bs
-                    for n in range(n0, min(info.count, n0 + -(-int(part["length"]) // bs))):
-                        fh.seek((n - n0) * bs)
-                        data = fh.read(info.block_len(n))
-                        if n in missing and await blobs.put_block(sha, n, data):
-                            result.blocks += 1
+                n0 = offset // bs
+                for n in range(n0, min(info.count, n0 + -(-int(part["length"]) // bs))):
+                    if n not in missing:
+                        continue
+                    # One block (128 KiB) per read, in a worker thread.
+                    data = await asyncio.to_thread(_read_at, f, (n - n0) * bs,
+                                                   info.block_len(n))
+                    if await blobs.put_block(sha, n, data):
+                        result.blocks += 1
             except (KeyError, ValueError, TypeError, OSError):
                 continue
         done = await blobs.info(sha)
@@ -477,6 +536,19 @@ def _read_doc(path: Path, e: DocEntryInfo) -> bytes | None:
     return data
 
 
+def _read_docs(path: Path, entries: list[DocEntryInfo]
+               ) -> dict[str, bytes | None | ValueError | OSError]:
+    """``_read_doc`` of each entry (worker thread): its bytes, None if missing, or why the
+    file is refused (tampered or unreadable)."""
+    out: dict[str, bytes | None | ValueError | OSError] = {}
+    for e in entries:
+        try:
+            out[e.doc_id] = _read_doc(path, e)
+        except (ValueError, OSError) as exc:
+            out[e.doc_id] = exc
+    return out
+
+
 def verify_manifest(m: _Manifest, ca: x509.Certificate, revoked: Any) -> Identity:
     """The exporter's identity: certificate chain to our CA, not revoked, signature."""
     try:
@@ -502,7 +574,7 @@ async def inspect_bundle(path: Path, *, ca: x509.Certificate | None = None,
                          progress: Progress | None = None) -> Inspection:
     """What is on the stick, what is complete, what is missing (never writes)."""
     try:
-        m = _read_manifest(path)
+        m = await asyncio.to_thread(_read_manifest, path)
     except BundleError as exc:
         return Inspection(complete=False, problem=str(exc))
     b = m.body
@@ -522,23 +594,39 @@ async def inspect_bundle(path: Path, *, ca: x509.Certificate | None = None,
         except BundleError as exc:
             out.signature = str(exc)
             out.complete = False
-    for i, raw in enumerate(b["docs"], start=1):
+    docs = b["docs"]
+    for start in range(0, len(docs), FEED_PAGE):
+        chunk = docs[start:start + FEED_PAGE]
+        problem, checked = await asyncio.to_thread(_check_docs, path, chunk)
+        if problem:
+            out.complete = False
+            out.problem = problem
+        for e in checked:
+            out.complete = out.complete and e.intact
+            out.docs.append(e)
+        if progress:
+            progress("inspect", start + len(chunk), len(docs))
+    return out
+
+
+def _check_docs(path: Path, raws: list[Any]) -> tuple[str, list[DocEntryInfo]]:
+    """Entries of a manifest checked against their files (worker thread): the last
+    malformed entry's problem, and each well-formed entry marked present and intact."""
+    problem = ""
+    out = []
+    for raw in raws:
         try:
             e = _entry(raw)
         except (KeyError, ValueError, TypeError) as exc:
-            out.complete = False
-            out.problem = f"a document entry is malformed: {exc}"
+            problem = f"a document entry is malformed: {exc}"
             continue
         try:
             e.present = _read_doc(path, e) is not None
             e.intact = e.present
         except (ValueError, OSError):
             e.present, e.intact = True, False
-        out.complete = out.complete and e.intact
-        out.docs.append(e)
-        if progress and (i % 500 == 0 or i == len(b["docs"])):
-            progress("inspect", i, len(b["docs"]))
-    return out
+        out.append(e)
+    return problem, out
 
 
 # --- importing ---------------------------------------------------------------------------
@@ -568,18 +656,18 @@ async def import_bundle(store: Store, me: Identity, ca: x509.Certificate, path: 
     accept = accept_set(me, exporter)
     perms = permissions(exporter)
     result = ImportResult(exporter.label, from_store, len(b["docs"]), 0)
-    remember_cert(store, from_store, m.chain[0])
-    incoming: list[Incoming] = []
+    await remember_cert_async(store, from_store, m.chain[0])
+    # First the checks that need no file, in the manifest's order...
+    wanted: list[DocEntryInfo | Refusal] = []
     seen: set[str] = set()
-    file_key: bytes | None = None
     for raw in b["docs"]:
         try:
             e = _entry(raw)
         except (KeyError, ValueError, TypeError) as exc:
-            result.refused.append(Refusal("?", "bad_document", f"malformed entry: {exc}"))
+            wanted.append(Refusal("?", "bad_document", f"malformed entry: {exc}"))
             continue
         if e.doc_id in seen:
-            result.refused.append(Refusal(e.doc_id, "bad_document", "listed twice"))
+            wanted.append(Refusal(e.doc_id, "bad_document", "listed twice"))
             continue
         seen.add(e.doc_id)
         try:
@@ -587,41 +675,53 @@ async def import_bundle(store: Store, me: Identity, ca: x509.Certificate, path: 
                 raise ValueError(f"unknown kind {e.kind!r}")
             check_scope(e.scope)
         except (ValueError, StoreError) as exc:
-            result.refused.append(Refusal(e.doc_id, "bad_document", str(exc)))
+            wanted.append(Refusal(e.doc_id, "bad_document", str(exc)))
             continue
         if e.scope not in accept or not perms.may_write(e.scope, e.kind):
-            result.refused.append(Refusal(
+            wanted.append(Refusal(
                 e.doc_id, "not_authorized",
                 f"{exporter.label} may not write a {e.kind} into {e.scope}"))
             continue
-        try:
-            data = _read_doc(path, e)
-        except (ValueError, OSError) as exc:
-            result.refused.append(Refusal(e.doc_id, "tampered", f"file {e.file}: {exc}"))
-            continue
-        if data is None:
-            result.refused.append(Refusal(e.doc_id, "missing", f"file {e.file} is missing"))
-            continue
-        if e.enc:
-            try:
-                if file_key is None:
-                    if decrypt_key is None or not isinstance(b.get("key"), dict):
-                        raise sealbox.SealError("the bundle's personal data is encrypted and "
-                                                "we have no key to open it")
-                    file_key = sealbox.unwrap_key(b["key"], decrypt_key)
-                data = sealbox.open_sealed(file_key, e.doc_id, data)
-            except sealbox.SealError as exc:
-                result.refused.append(Refusal(e.doc_id, "cannot_decrypt", str(exc)))
+        wanted.append(e)
+    # ...then, a page of entries at a time, their files (read in a worker thread).
+    incoming: list[Incoming] = []
+    file_key: bytes | None = None
+    for start in range(0, len(wanted), FEED_PAGE):
+        chunk = wanted[start:start + FEED_PAGE]
+        files = await asyncio.to_thread(
+            _read_docs, path, [e for e in chunk if isinstance(e, DocEntryInfo)])
+        for e in chunk:
+            if isinstance(e, Refusal):
+                result.refused.append(e)
                 continue
-        elif e.scope.startswith("village:"):
-            result.refused.append(Refusal(e.doc_id, "not_encrypted",
-                                          "village records must travel encrypted"))
-            continue
-        problem = await _regresses(store, ca, e, data)
-        if problem:
-            result.refused.append(Refusal(e.doc_id, "regresses", problem))
-            continue
-        incoming.append(Incoming(e.doc_id, e.kind, e.scope, data))  # heads: from the data
+            data = files[e.doc_id]
+            if isinstance(data, Exception):
+                result.refused.append(Refusal(e.doc_id, "tampered", f"file {e.file}: {data}"))
+                continue
+            if data is None:
+                result.refused.append(Refusal(e.doc_id, "missing",
+                                              f"file {e.file} is missing"))
+                continue
+            if e.enc:
+                try:
+                    if file_key is None:
+                        if decrypt_key is None or not isinstance(b.get("key"), dict):
+                            raise sealbox.SealError("the bundle's personal data is encrypted "
+                                                    "and we have no key to open it")
+                        file_key = sealbox.unwrap_key(b["key"], decrypt_key)
+                    data = sealbox.open_sealed(file_key, e.doc_id, data)
+                except sealbox.SealError as exc:
+                    result.refused.append(Refusal(e.doc_id, "cannot_decrypt", str(exc)))
+                    continue
+            elif e.scope.startswith("village:"):
+                result.refused.append(Refusal(e.doc_id, "not_encrypted",
+                                              "village records must travel encrypted"))
+                continue
+            problem = await _regresses(store, ca, e, data)
+            if problem:
+                result.refused.append(Refusal(e.doc_id, "regresses", problem))
+                continue
+            incoming.append(Incoming(e.doc_id, e.kind, e.scope, data))  # heads: from data
     # Merge: one transaction for all; if one document is bad, isolate it and merge the rest.
     held = int((await store.peer(from_store))["received_seq"] or 0)
     since, upto = int(b["since"]), int(b["upto"])
