@@ -281,8 +281,8 @@ class MediaService:
         out = []
         for m in media_entries(await self.node.store.read(doc_id)):
             p = await self._b().path(m["sha256"])
-            if p is not None:
-                out.append(_playable(p, m, self.node.home.path))
+            if p is not None:  # links in <home>/media: file system work, off the loop
+                out.append(await asyncio.to_thread(_playable, p, m, self.node.home.path))
         return out
 
     async def sync(self, *, base_url: str | None = None, peers: list[str] | None = None,
@@ -292,7 +292,8 @@ class MediaService:
         result = MediaResult()
         # One program of a node downloads at a time (`serve` and the TUI may both run):
         # the other finds the lock held and leaves the work to it.
-        lock = _try_lock(self.node.home.path / "blobs" / ".download.lock")
+        lock = await asyncio.to_thread(_try_lock,
+                                       self.node.home.path / "blobs" / ".download.lock")
         if lock is None:
             result.error = "another program of this node is downloading media"
             return result
@@ -309,7 +310,9 @@ class MediaService:
         relay = base_url or (relay_urls(self.node.config.relay_url)[0]
                              if self.node.config.relay_url else "")
         sources = [*(peers or []), *([relay] if relay else [])]
-        ctx = keys.client_context() if any(b.startswith("https") for b in sources) else False
+        # Loading the node's certificate and key reads files: off the event loop.
+        ctx = (await asyncio.to_thread(keys.client_context)
+               if any(b.startswith("https") for b in sources) else False)
         bucket = TokenBucket(self.rate_bps)
         self.paused_reason = self.paused_code = ""
         self.names.update({sha: str(m.get("name") or "") for sha, m in wanted.items()})
@@ -379,6 +382,6 @@ class MediaService:
         self.add_lan_routes(app)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        server = await serve_tls(runner.server, host, port,
-                                 keys_of(self.node.home).server_context())
+        context = await asyncio.to_thread(keys_of(self.node.home).server_context)
+        server = await serve_tls(runner.server, host, port, context)
         return LanServer(runner, server, server.sockets[0].getsockname()[1])

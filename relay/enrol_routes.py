@@ -1,7 +1,12 @@
-"""HTTP endpoints of enrolment (see relay/enrol.py for the scheme)."""
+"""HTTP endpoints of enrolment (see relay/enrol.py for the scheme).
+
+The token store is stdlib SQLite and the CA lives in files: both are used from worker
+threads (``asyncio.to_thread``) so that an enrolment never stalls the relay's sync sessions.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiohttp import web
@@ -39,9 +44,10 @@ async def enrol_hello(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text="nonce must be hex") from None
     if len(lookup) != LOOKUP_CHARS or not 16 <= len(nonce) <= 64:
         raise web.HTTPBadRequest(text="lookup or nonce has the wrong size")
-    ca = request.app[keys.CA].cert()
+    ca = await asyncio.to_thread(request.app[keys.CA].cert)
     der = ca.public_bytes(Encoding.DER)
-    proofs = [proof(d, nonce, der) for d in request.app[keys.TOKENS].digests_for(lookup)]
+    digests = await asyncio.to_thread(request.app[keys.TOKENS].digests_for, lookup)
+    proofs = [proof(d, nonce, der) for d in digests]
     return web.json_response({"ca_pem": cert_pem(ca).decode(), "proofs": proofs,
                               "county": request.app[keys.CONFIG].county})
 
@@ -52,11 +58,13 @@ async def enrol_node(request: web.Request) -> web.Response:
     app = request.app
     cfg = app[keys.CONFIG]
     try:
-        village = app[keys.TOKENS].village_of(str(body.get("code", "")))
+        village = await asyncio.to_thread(app[keys.TOKENS].village_of,
+                                          str(body.get("code", "")))
         taken = (await taken_short_ids(app[keys.STORE], cfg.county, village)
                  if village else set())
-        result = enrol(app[keys.CA], app[keys.TOKENS], cfg.county, str(body.get("code", "")),
-                       str(body.get("public_key", "")), taken=taken)
+        result = await asyncio.to_thread(
+            enrol, app[keys.CA], app[keys.TOKENS], cfg.county, str(body.get("code", "")),
+            str(body.get("public_key", "")), taken=taken)
     except EnrolError as exc:
         app[keys.METRICS].refusals[f"enrol_{exc.code}"] += 1
         log.warning("event=enrol_refused remote=%s code=%s", request.remote, exc.code)
