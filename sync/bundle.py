@@ -215,7 +215,7 @@ def _remove_stale(folder: Path, keep: set[str]) -> None:
     if not folder.exists():
         return
     for stale in folder.iterdir():
-        if stale.name not in keep and _OURS.match(stale.name):
+        if stale.name not in keep and _OURS.fullmatch(stale.name):
             stale.unlink()
 
 

@@ -3,7 +3,8 @@
     Hello   who I am, which protocol version I speak, how far into your feed I hold
     Page    documents of my feed after your checkpoint, up to ``upto``; ``more`` if not done
     Ack     I have committed your feed up to ``upto``
-    Error   I end this session: a stable ``code`` and a message for logs
+    Error   I end this session: a stable ``code`` and a message for logs; with
+            ``code == BUSY`` also ``retry_after``, the seconds to wait before dialling again
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ PROTOCOL_VERSION = 1
 # Optional features a peer may announce by name. Version 1 has none: whole documents and
 # zlib pages are the protocol itself. (A future "deltas" would go here.)
 CAPABILITIES: tuple[str, ...] = ()
+# The stable code of "too many sessions at once, come back later" (the relay's cap).
+BUSY = "busy"
+MAX_RETRY_AFTER_S = 3600  # a retry-after beyond an hour is refused as malformed
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,9 @@ class Ack:
 class Error:
     code: str
     message: str
+    # Seconds the peer asks us to wait before the next session (0: no advice). Sent with
+    # BUSY; on the wire only when non-zero, so other errors keep their 3-field frame.
+    retry_after: int = 0
 
 
 Message = Hello | Page | Ack | Error

@@ -28,6 +28,11 @@ Invariants:
 4. An Ack must name the oldest page in flight.
 5. Any error moves the session to ERROR; the peer is told with an Error message unless
    the error came from the peer.
+
+Busy. A relay at its cap of concurrent sessions answers a new connection with
+``busy_error(retry_after)`` before any Hello (it runs no session for it). The client's
+session ends with PeerError(code="busy") whose ``details["retry_after"]`` is the wait the
+relay asked for; ``retry_after_of`` reads it, and PeerSchedule.busy honours it.
 """
 
 from __future__ import annotations
@@ -47,7 +52,17 @@ from .errors import (
     SyncError,
     VersionMismatch,
 )
-from .messages import PROTOCOL_VERSION, Ack, DocEntry, Error, Hello, Message, Page
+from .messages import (
+    BUSY,
+    MAX_RETRY_AFTER_S,
+    PROTOCOL_VERSION,
+    Ack,
+    DocEntry,
+    Error,
+    Hello,
+    Message,
+    Page,
+)
 from .scopes import Identity, accept_set, offer_set, permissions
 
 WINDOW = 4  # pages in flight: fills a 400 ms round trip at 64 kbit/s with ~3 KB pages
@@ -58,6 +73,22 @@ PAGE_BYTES = 256 * 1024  # raw document bytes per page: a page crosses 64 kbit/s
 
 _CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")  # what an error code looks like
 _STORE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # 32 hex digits, made by the store
+
+
+def busy_error(retry_after: int) -> Error:
+    """The relay's answer to a connection over its cap: come back in ``retry_after`` s."""
+    seconds = max(1, min(int(retry_after), MAX_RETRY_AFTER_S))
+    return Error(BUSY, f"the relay is busy; retry in {seconds} s", retry_after=seconds)
+
+
+def retry_after_of(error: BaseException | None) -> int:
+    """Seconds a peer that was busy asked us to wait; 0 if ``error`` is not a busy one."""
+    if getattr(error, "code", "") != BUSY:
+        return 0
+    value = (getattr(error, "details", None) or {}).get("retry_after", 0)
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        return 0
+    return min(value, MAX_RETRY_AFTER_S)
 
 
 def _one_line(text: str) -> str:
@@ -181,9 +212,10 @@ class SyncSession:
             if isinstance(msg, Error):
                 # The peer's words go to logs and the sync log: one line, and a code only
                 # if it looks like one (a hostile peer wrote fake log lines with newlines).
-                code = msg.code if _CODE.match(msg.code) else "peer_error"
+                code = msg.code if _CODE.fullmatch(msg.code) else "peer_error"
+                advice = {"retry_after": msg.retry_after} if msg.retry_after else {}
                 raise PeerError(f"peer ended the session: {_one_line(msg.code)}: "
-                                f"{_one_line(msg.message)}", code=code)
+                                f"{_one_line(msg.message)}", code=code, **advice)
             if isinstance(msg, Hello):
                 return self._on_hello(msg)
             if self.state is not State.ACTIVE:
@@ -257,7 +289,7 @@ class SyncSession:
             raise VersionMismatch(
                 f"peer speaks protocol {hello.version}, we speak {PROTOCOL_VERSION}",
                 peer_version=hello.version)
-        if not _STORE_ID.match(hello.store_id) or hello.store_id == self.store_id:
+        if not _STORE_ID.fullmatch(hello.store_id) or hello.store_id == self.store_id:
             raise RemoteProtocolError("peer has no valid store id, or ours", code="bad_hello")
         try:
             claimed = Identity(hello.node_id, hello.role, hello.county, hello.village)

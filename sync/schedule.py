@@ -5,10 +5,17 @@ After ``failures`` consecutive failures the next attempt waits
 whose relay came back do not all reconnect in the same second (the "thundering herd").
 After a success the peer is tried again after ``ok_interval`` (also jittered), or sooner
 when something changed locally.
+
+A relay at its cap of sessions answers ``busy`` with a retry-after (seconds). That is not
+a failure of the link: ``PeerSchedule.busy`` waits at least the retry-after (plus up to
+``jitter`` of it more, so a herd told the same number does not return in the same second)
+and leaves the failure count, and so the backoff, as it was. The relay draws each
+retry-after with ``jittered_retry_after`` to spread its rejected peers in the first place.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 
@@ -16,6 +23,13 @@ BASE_S = 2.0  # first retry after a failure
 CAP_S = 300.0  # never wait more than 5 minutes: a link that comes back is used soon
 OK_INTERVAL_S = 60.0  # after a good session, look again in a minute
 JITTER = 0.3  # ±30 %
+BUSY_SPREAD = 0.5  # the relay's retry-after: its base ±50 %
+
+
+def jittered_retry_after(base_s: float, rng: random.Random, spread: float = BUSY_SPREAD) -> int:
+    """Whole seconds (at least 1) a busy relay tells a peer to wait: ``base_s`` ±spread."""
+    raw = base_s * (1.0 + rng.uniform(-spread, spread))
+    return max(1, math.ceil(raw))
 
 
 @dataclass(frozen=True)
@@ -41,6 +55,7 @@ class PeerSchedule:
 
     failures: int = 0
     next_at: float = 0.0
+    hold_until: float = 0.0  # a busy peer's retry-after: not before this, even after edits
 
     def succeeded(self, now: float, backoff: Backoff, rng: random.Random) -> None:
         self.failures = 0
@@ -49,6 +64,18 @@ class PeerSchedule:
     def failed(self, now: float, backoff: Backoff, rng: random.Random) -> None:
         self.failures += 1
         self.next_at = now + backoff.delay(self.failures, rng)
+
+    def busy(self, now: float, retry_after: float, backoff: Backoff,
+             rng: random.Random) -> None:
+        """The peer was busy and asked for ``retry_after`` seconds: wait that, and up to
+        ``backoff.jitter`` of it more. Not a failure: the backoff does not grow."""
+        wait = max(0.0, retry_after)
+        self.hold_until = now + wait
+        self.next_at = self.hold_until + rng.uniform(0.0, wait * backoff.jitter)
+
+    def may_try(self, now: float) -> bool:
+        """False while a busy peer's retry-after runs: not even a local edit dials it."""
+        return now >= self.hold_until
 
     def due(self, now: float) -> bool:
         return now >= self.next_at

@@ -5,9 +5,12 @@ Frame layout (inside one WebSocket binary message, or one bundle record):
     byte 0      format: 0x01 plain CBOR, 0x02 zlib-compressed CBOR
     bytes 1..   CBOR (RFC 8949) array: [type, field, field, ...]
 
-Types: 1 Hello, 2 Page, 3 Ack, 4 Error. Pages are compressed as a whole: hundreds of
-small documents share their actor ids, keys and scope strings, so one zlib stream over a
-page costs a fraction of compressing documents one by one (DESIGN.md measured ≈60 B/doc).
+Types: 1 Hello, 2 Page, 3 Ack, 4 Error (``[4, code, message]``, or
+``[4, code, message, retry_after]`` when the sender advises a wait, e.g. ``busy``).
+
+Pages are compressed as a whole: hundreds of small documents share their actor ids, keys
+and scope strings, so one zlib stream over a page costs a fraction of compressing
+documents one by one (DESIGN.md measured ≈60 B/doc).
 
 ``decode`` trusts nothing: any frame that is not exactly a valid message raises
 RemoteProtocolError, including frames that inflate past MAX_MESSAGE_BYTES (zip bombs).
@@ -21,7 +24,7 @@ from typing import Any
 import cbor2
 
 from .errors import RemoteProtocolError
-from .messages import Ack, DocEntry, Error, Hello, Message, Page
+from .messages import MAX_RETRY_AFTER_S, Ack, DocEntry, Error, Hello, Message, Page
 
 FORMAT_PLAIN = 0x01
 FORMAT_ZLIB = 0x02
@@ -69,6 +72,10 @@ def encode(msg: Message) -> bytes:
         body = [T_ACK, msg.upto]
     elif isinstance(msg, Error):
         body = [T_ERROR, msg.code, msg.message[:MAX_MESSAGE_TEXT]]
+        if msg.retry_after:
+            if not 0 < msg.retry_after <= MAX_RETRY_AFTER_S:
+                raise ValueError(f"retry_after must be 1..{MAX_RETRY_AFTER_S} s")
+            body.append(msg.retry_after)
     else:
         raise TypeError(f"not a protocol message: {msg!r}")
     raw = cbor2.dumps(body)
@@ -164,9 +171,14 @@ def decode(frame: bytes) -> Message:
             return Page(since=since, upto=upto, more=_bool(body[3], "more"), docs=tuple(docs))
         if t == T_ACK and len(body) == 2:
             return Ack(upto=_int(body[1], "upto"))
-        if t == T_ERROR and len(body) == 3:
+        if t == T_ERROR and len(body) in (3, 4):
+            retry_after = _int(body[3], "retry_after") if len(body) == 4 else 0
+            if len(body) == 4 and not 0 < retry_after <= MAX_RETRY_AFTER_S:
+                raise RemoteProtocolError(f"retry_after must be 1..{MAX_RETRY_AFTER_S} s",
+                                          code="bad_frame")
             return Error(code=_str(body[1], "code"),
-                         message=_str(body[2], "message", MAX_MESSAGE_TEXT))
+                         message=_str(body[2], "message", MAX_MESSAGE_TEXT),
+                         retry_after=retry_after)
     except RemoteProtocolError:
         raise
     raise RemoteProtocolError(f"unknown message type or shape: {_describe(t)}",

@@ -189,6 +189,12 @@ def test_hello_with_our_own_store_id_is_refused():
     assert _error_code(s.receive(_hello(store_id="server-store"))) == "bad_hello"
 
 
+def test_hello_with_a_store_id_ending_in_a_newline_is_refused():
+    # "$" in a regex matches before a final newline: the whole id must match.
+    s = _server()
+    assert _error_code(s.receive(_hello(store_id="client-store\n"))) == "bad_hello"
+
+
 def test_hello_with_an_invalid_role_is_refused():
     s = _server()
     assert _error_code(s.receive(_hello(role="mayor"))) == "bad_hello"

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sync.errors import RemoteProtocolError
-from sync.messages import Ack, DocEntry, Error, Hello, Page
+from sync.messages import MAX_RETRY_AFTER_S, Ack, DocEntry, Error, Hello, Page
 from sync.wire import MAX_FRAME_BYTES, MAX_MESSAGE_BYTES, decode, encode
 
 # Golden frames: a change to the encoding breaks these on purpose (bump PROTOCOL_VERSION).
@@ -63,7 +63,9 @@ def pages(draw):
 
 
 messages = st.one_of(hellos, pages(), st.builds(Ack, upto=st.integers(0, 2**62)),
-                     st.builds(Error, code=ids, message=st.text(max_size=200)))
+                     st.builds(Error, code=ids, message=st.text(max_size=200),
+                               retry_after=st.one_of(st.just(0),
+                                                     st.integers(1, MAX_RETRY_AFTER_S))))
 
 
 @settings(max_examples=300)
