@@ -7,7 +7,9 @@
        scope only, never personal data)
     3. the loop: syncs with the relay when configured and with LAN peers of the same
        village, with exponential backoff and jitter after failures, and soon after local
-       edits (SOON_AFTER_EDIT_S) so work reaches the county while a link is up
+       edits (SOON_AFTER_EDIT_S) so work reaches the county while a link is up; a relay
+       that answers ``busy`` is left alone for at least its retry-after (edits included),
+       and that is not counted as a failure
     4. media (when given a MediaService): the listener also serves our verified blocks of
        the county's videos to the village's LAN peers, and after each successful session
        a background pass fetches missing media -- from LAN peers first, then the relay
@@ -36,7 +38,7 @@ from sync.discovery import Discovery, PeerEvent, PeerFound, PeerLost
 from sync.driver import SessionResult, sync_as_client, sync_as_server
 from sync.errors import NotAuthorized, SyncError, TransportClosed
 from sync.messages import PROTOCOL_VERSION, Error
-from sync.protocol import Counters
+from sync.protocol import Counters, retry_after_of
 from sync.schedule import Backoff, PeerSchedule
 from sync.scopes import Identity
 from sync.tls import serve_tls
@@ -300,7 +302,8 @@ class Syncer:
         try:
             transport = await connect_ws(url, ssl=self._client_ssl)
         except TransportClosed as exc:
-            self._explain_refusal(exc)
+            # Reads our certificate to explain the refusal: file I/O, off the event loop.
+            await asyncio.to_thread(self._explain_refusal, exc)
             raise
         try:
             peer = await self._authenticate(transport.peer_certificate())
@@ -340,7 +343,8 @@ class Syncer:
         err = result.error
         self.node.events.emit(SyncFinished(
             label, result.ok, result.counters.docs_sent, result.counters.docs_changed,
-            err.code if err else "", str(err) if err else ""))
+            err.code if err else "", str(err) if err else "",
+            retry_after=retry_after_of(err)))
 
     async def sync_now(self) -> list[SessionResult]:
         """The relay (if configured) and every LAN peer found, one after another."""
@@ -360,10 +364,11 @@ class Syncer:
             now = time.monotonic()
             edited = (self._edited_at is not None
                       and now - self._edited_at >= SOON_AFTER_EDIT_S)
-            if self.node.config.relay_url and (self._relay.due(now) or edited):
+            if (self.node.config.relay_url and self._relay.may_try(now)
+                    and (self._relay.due(now) or edited)):
                 await self._attempt("relay", self._relay, self.sync_relay)
             for peer in list(self.peers.values()):
-                if peer.schedule.due(now) or edited:
+                if peer.schedule.may_try(now) and (peer.schedule.due(now) or edited):
                     await self._attempt(peer.node_id, peer.schedule,
                                         lambda p=peer: self.sync_peer(p.host, p.port))
             if edited:
@@ -374,12 +379,17 @@ class Syncer:
         try:
             result = await run()
             ok = bool(result.ok)
-        except Exception:  # the loop must survive anything a session throws
+            busy_for = retry_after_of(result.error)
+        except Exception:  # noqa: BLE001 — the loop must survive anything a session throws
             log.exception("sync with %s failed unexpectedly", label)
-            ok = False
+            ok, busy_for = False, 0
         now = time.monotonic()
         if ok:
             schedule.succeeded(now, self._backoff, self._rng)
+        elif busy_for:
+            # Not a failure: the relay is at its cap and said when to come back.
+            schedule.busy(now, busy_for, self._backoff, self._rng)
+            log.info("%s is busy; next attempt in %.0f s", label, schedule.next_at - now)
         else:
             schedule.failed(now, self._backoff, self._rng)
             log.info("next attempt with %s in %.0f s", label, schedule.next_at - now)

@@ -45,6 +45,7 @@ class SyncFinished:
     received: int = 0
     error_code: str = ""
     error: str = ""
+    retry_after: int = 0  # error_code "busy": seconds until the next attempt (node.i18n)
 
 
 @dataclass(frozen=True)

@@ -123,6 +123,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "nothing_shared": "双方之间没有可同步的记录。",
         "peer_error": "对方结束了同步。",
         "scopes_changed": "权限已变更，请再同步一次。",
+        "busy": "县里服务器繁忙，稍后自动重试。",
+        "busy_retry": "县里服务器繁忙，{seconds} 秒后重试",
         "no_relay": "没有设置县级中继。",
         "usage_provision": "用法：villagecourt provision --relay 地址 --token 登记码，"
                            "或 --file 登记文件 --code 登记码",
@@ -248,6 +250,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "frame_too_large": "The peer sent too much data at once; refused.",
         "out_of_order": "The peer sent data out of order; refused.",
         "bad_document": "The peer sent a damaged record; nothing of it was saved.",
+        "busy": "The county relay is busy; it will be retried shortly.",
+        "busy_retry": "The county relay is busy; retrying in {seconds} s",
         "version_mismatch": "The peer runs an incompatible version; upgrade.",
         "not_authorized": "The peer may not read or write these records; refused.",
         "wrong_county": "The peer belongs to another county; refused.",
@@ -330,11 +334,20 @@ def error_message(lang: str, exc: BaseException) -> str:
     return str(exc)
 
 
+def busy_message(lang: str, retry_after: float = 0) -> str:
+    """The relay is at its cap of sessions (error code ``busy``): when we try again."""
+    if retry_after and retry_after > 0:
+        return t(lang, "busy_retry", seconds=int(retry_after))
+    return t(lang, "busy")
+
+
 def sync_error_message(lang: str, exc: BaseException | None) -> str:
     """Plain words for a sync failure: by the error's code, or by its reason detail."""
     if exc is None:
         return t(lang, "peer_error")
     details = getattr(exc, "details", {}) or {}
+    if getattr(exc, "code", "") == "busy" and details.get("retry_after"):
+        return busy_message(lang, details["retry_after"])
     for key in (details.get("reason"), getattr(exc, "code", "")):
         if key and key in MESSAGES["en"]:
             return t(lang, key)

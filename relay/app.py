@@ -5,7 +5,8 @@ opens before the first request and closes after the last); open sync WebSockets 
 in a WeakSet and closed with GOING_AWAY on shutdown. No globals.
 
 Routes
-    GET /v1/sync    WebSocket: one sync session (docs/protocol.md), mutual TLS
+    GET /v1/sync    WebSocket: one sync session (docs/protocol.md), mutual TLS; past
+                    ``max_sessions`` at once a peer is told ``busy`` with a retry-after
     POST /v1/enrol/hello, /v1/enrol    enrolment with a one-time token (relay/enrol.py)
     GET /healthz    200 with a small JSON body while the store answers
     GET /metrics    Prometheus text format
@@ -14,6 +15,7 @@ Routes
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import ssl
 import time
@@ -47,6 +49,7 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({
         "ok": True, "county": app[keys.CONFIG].county, "store_id": store.store_id, "seq": seq,
         "sessions": app[keys.METRICS].sessions_active,
+        "max_sessions": app[keys.CONFIG].max_sessions,
         "store_ms": round((time.monotonic() - started) * 1000, 2),
     })
 
@@ -54,15 +57,22 @@ async def healthz(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     app = request.app
     (docs,), = await app[keys.STORE].query("SELECT count(*) FROM docs")
-    body = app[keys.METRICS].render({"docs": docs})
+    body = app[keys.METRICS].render({"docs": docs,
+                                     "sessions_limit": app[keys.CONFIG].max_sessions})
     return web.Response(text=body, content_type="text/plain", charset="utf-8")
 
 
-def create_app(home: Path | RelayHome, *, tls: bool = True) -> web.Application:
+def create_app(home: Path | RelayHome, *, tls: bool = True,
+               max_sessions: int | None = None) -> web.Application:
     """The relay application. ``tls=False`` (development only) trusts each Hello's claims
-    and must not face a network; with TLS every sync peer is who its certificate says."""
+    and must not face a network; with TLS every sync peer is who its certificate says.
+    ``max_sessions`` overrides the config's cap of concurrent sync sessions."""
     h = home if isinstance(home, RelayHome) else RelayHome(Path(home))
     cfg = h.load()
+    if max_sessions is not None:
+        if max_sessions < 1:
+            raise ValueError("max_sessions must be at least 1")
+        cfg = dataclasses.replace(cfg, max_sessions=max_sessions)
     app = web.Application(client_max_size=64 * 1024)
     app[keys.CONFIG] = cfg
     app[keys.METRICS] = Metrics()
@@ -72,7 +82,8 @@ def create_app(home: Path | RelayHome, *, tls: bool = True) -> web.Application:
     app[keys.TLS] = tls
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
-        app[keys.STORE] = await Store.open(h.store_file, key=h.store_key())
+        key = await asyncio.to_thread(h.store_key)
+        app[keys.STORE] = await Store.open(h.store_file, key=key)
         log.info("event=relay_started county=%s store=%s", cfg.county,
                  app[keys.STORE].store_id)
         yield
@@ -119,9 +130,10 @@ class RunningRelay:
         await self.runner.cleanup()
 
 
-async def start(home: RelayHome, host: str, port: int, *, tls: bool = True) -> RunningRelay:
+async def start(home: RelayHome, host: str, port: int, *, tls: bool = True,
+                max_sessions: int | None = None) -> RunningRelay:
     """Open the store and listen; with TLS every handshake is checked (sync/tls.py)."""
-    app = create_app(home, tls=tls)
+    app = create_app(home, tls=tls, max_sessions=max_sessions)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=10.0)
     await runner.setup()
     try:
@@ -145,9 +157,10 @@ async def start(home: RelayHome, host: str, port: int, *, tls: bool = True) -> R
         raise
 
 
-async def serve(home: RelayHome, host: str, port: int, *, tls: bool = True) -> None:
+async def serve(home: RelayHome, host: str, port: int, *, tls: bool = True,
+                max_sessions: int | None = None) -> None:
     """Run the relay until cancelled (SIGINT/SIGTERM in the CLI)."""
-    relay = await start(home, host, port, tls=tls)
+    relay = await start(home, host, port, tls=tls, max_sessions=max_sessions)
     try:
         await asyncio.Event().wait()
     finally:

@@ -38,19 +38,25 @@ def cmd_relay_serve(args: argparse.Namespace) -> int:
     cfg = home.load()
     host = args.host or cfg.host
     port = args.port if args.port is not None else cfg.port
+    max_sessions = args.max_sessions if args.max_sessions is not None else cfg.max_sessions
+    if max_sessions < 1:
+        print("relay serve: --max-sessions must be at least 1", file=sys.stderr)
+        return 2
     for name in ("relay", "relay.sync", "relay.enrol", "sync.tls"):
         logging.getLogger(name).setLevel(logging.INFO)
     if not logging.getLogger().handlers:
         logging.basicConfig(stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     scheme = "http" if args.insecure else "https"
     print(f"relay for county {cfg.county} listening on {host}:{port} "
-          f"(health: {scheme}://{host}:{port}/healthz)", flush=True)
+          f"(health: {scheme}://{host}:{port}/healthz; at most {max_sessions} sync sessions "
+          "at once)", flush=True)
     if args.insecure:
         print("WARNING: --insecure: no TLS and no certificates; for a demo on one machine "
               "only", file=sys.stderr, flush=True)
 
     async def main() -> None:
-        task = asyncio.ensure_future(serve(home, host, port, tls=not args.insecure))
+        task = asyncio.ensure_future(serve(home, host, port, tls=not args.insecure,
+                                           max_sessions=max_sessions))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, task.cancel)
@@ -156,6 +162,9 @@ def add_commands(sub: Any) -> None:
     s.add_argument("--port", type=int)
     s.add_argument("--insecure", action="store_true",
                    help="no TLS, trust what peers claim (a demo on one machine only)")
+    s.add_argument("--max-sessions", type=int, metavar="N",
+                   help="concurrent sync sessions at most; one more is told 'busy' and when "
+                        "to retry (default: max_sessions in config.json, else 100)")
     s.set_defaults(func=cmd_relay_serve)
     s = rsub.add_parser("token", help="a one-time enrolment code for a new node")
     s.add_argument("--village", required=True)

@@ -1,6 +1,7 @@
 """The relay home: the county relay's settings, keys and store.
 
-    <home>/config.json      county, relay id, listen address
+    <home>/config.json      county, relay id, listen address, session cap
+                            (max_sessions, busy_retry_s; docs/operations.md)
     <home>/store.db         the county's store (every village's records)
     <home>/keys/store.key   key sealing documents at rest (0600)
 """
@@ -24,6 +25,8 @@ from .ca import CountyCA
 ENV_RELAY_HOME = "VILLAGECOURT_RELAY_HOME"
 DEFAULT_HOST = "0.0.0.0"
 DEFAULT_PORT = 8765
+DEFAULT_MAX_SESSIONS = 100  # concurrent sync sessions; one more is told "busy"
+DEFAULT_BUSY_RETRY_S = 30  # what a busy peer is told to wait (jittered ±50 %)
 
 
 class RelayConfigError(Exception):
@@ -40,6 +43,8 @@ class RelayConfig:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     public_url: str = ""  # what nodes dial, e.g. wss://relay.county.example:8765/v1/sync
+    max_sessions: int = DEFAULT_MAX_SESSIONS
+    busy_retry_s: int = DEFAULT_BUSY_RETRY_S
 
     @property
     def identity(self) -> Identity:
@@ -84,10 +89,16 @@ class RelayHome:
             raise RelayConfigError("no_relay", f"no relay at {self.path}; run "
                                    "'villagecourt relay init --county CODE' first")
         try:
-            return RelayConfig(**json.loads(self.config_file.read_text(encoding="utf-8")))
+            cfg = RelayConfig(**json.loads(self.config_file.read_text(encoding="utf-8")))
         except (ValueError, TypeError) as exc:
             raise RelayConfigError("bad_config",
                                    f"{self.config_file} is not valid: {exc}") from None
+        for name in ("max_sessions", "busy_retry_s"):
+            value = getattr(cfg, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise RelayConfigError("bad_config", f"{self.config_file}: {name} must be a "
+                                       f"whole number of at least 1, not {value!r}")
+        return cfg
 
     def store_key(self) -> bytes:
         return (self.keys_dir / "store.key").read_bytes()
