@@ -20,7 +20,7 @@ from typing import Callable
 from store import Incoming, Store, StoreError
 
 from .errors import RemoteProtocolError, SyncError, TransportClosed, forget_tracebacks
-from .messages import DocEntry
+from .messages import BUSY, DocEntry
 from .protocol import (
     PAGE_DOCS,
     Acked,
@@ -124,9 +124,11 @@ async def run_session(transport: Transport, store: Store, session: SyncSession, 
     forget_tracebacks(session.error)
     ok = session.state is State.DONE
     if not ok and session.error is not None:
-        log.warning("sync with %s failed: %s (%s)",
-                    label or session.peer_store or transport.peer_label, session.error,
-                    session.error.code)
+        # "busy" is the relay asking us to come back later, not a fault: an info line.
+        level = logging.INFO if session.error.code == BUSY else logging.WARNING
+        log.log(level, "sync with %s failed: %s (%s)",
+                label or session.peer_store or transport.peer_label, session.error,
+                session.error.code)
     return SessionResult(
         ok=ok, peer=session.peer, peer_store=session.peer_store, counters=session.counters,
         bytes_sent=transport.bytes_sent, bytes_received=transport.bytes_received,
