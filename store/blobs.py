@@ -154,9 +154,7 @@ class BlobStore:
                 if await cur.fetchone() is None:
                     return None
             f = self._file(sha256, part=True)
-        with open(f, "rb") as fh:
-            fh.seek(n * info.block_size)
-            data = fh.read(info.block_len(n))
+        data = await asyncio.to_thread(_read_at, f, n * info.block_size, info.block_len(n))
         if hashlib.sha256(data).digest() != info.block_hash(n):
             return None  # damaged on disk: never serve a bad block
         return data
@@ -223,12 +221,7 @@ class BlobStore:
         part = self._file(sha256, part=True)
         part.parent.mkdir(parents=True, exist_ok=True)
         async with self._lock:
-            fd = os.open(part, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                os.pwrite(fd, data, n * info.block_size)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            await asyncio.to_thread(_write_at, part, data, n * info.block_size)
             await self._c.execute("BEGIN IMMEDIATE")
             try:
                 async with self._c.execute(
@@ -264,6 +257,23 @@ class BlobStore:
             await self._c.execute("UPDATE blobs SET complete = 1, have = ? WHERE sha256 = ?",
                                   (info.count, info.sha256))
             await self._c.execute("DELETE FROM blob_blocks WHERE sha256 = ?", (info.sha256,))
+
+
+def _read_at(path: Path, offset: int, length: int) -> bytes:
+    """``length`` bytes of ``path`` from ``offset`` (a worker thread's job)."""
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        return fh.read(length)
+
+
+def _write_at(path: Path, data: bytes, offset: int) -> None:
+    """Write ``data`` at ``offset`` and fsync (a worker thread's job)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        os.pwrite(fd, data, offset)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _sha_file(path: Path) -> str:
