@@ -86,5 +86,5 @@ class EventBus:
         for listener in list(self._listeners):
             try:
                 listener(event)
-            except Exception:
+            except Exception:  # a broken listener must not stop the others (logged)
                 log.exception("event listener failed")

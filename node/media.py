@@ -212,7 +212,7 @@ class MediaService:
             try:
                 peers = self.lan_peers() if self.lan_peers else None
                 self.last_result = await self.sync(peers=peers, progress=progress)
-            except Exception as exc:  # never let a media error reach the records side
+            except Exception as exc:  # noqa: BLE001 — never let a media error reach the records side
                 log.warning("media pass failed: %s", exc)
                 self.last_result = MediaResult(error=f"{type(exc).__name__}: {exc}")
             self.node.events.emit(MediaProgress("", 0, 0, done=True, paused=self.paused_code))
@@ -231,7 +231,7 @@ class MediaService:
             self._task.cancel()
             try:
                 await self._task
-            except (asyncio.CancelledError, Exception):
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001 — the pass logged its own errors
                 pass
         if self.blobs is not None:
             await self.blobs.close()

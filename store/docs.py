@@ -468,7 +468,7 @@ class Store:
                 seen.add(inc.doc_id)
                 try:
                     theirs = Document.load(inc.data)
-                except Exception as exc:
+                except Exception as exc:  # Automerge raises its own types for bad bytes
                     raise CorruptDoc(f"document {inc.doc_id} from {origin} does not load: {exc}",
                                      doc_id=inc.doc_id) from exc
                 their_heads = inc.heads or pack_heads(theirs.get_heads())
@@ -696,7 +696,7 @@ class Store:
 def _load(doc_id: str, chunks: list[bytes]) -> Document:
     try:
         return Document.load(b"".join(chunks))
-    except Exception as exc:
+    except Exception as exc:  # Automerge raises its own types for bad bytes
         raise CorruptDoc(f"record {doc_id} does not load: {exc}", doc_id=doc_id) from exc
 
 

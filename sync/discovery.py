@@ -287,7 +287,7 @@ class Discovery:
         if self._on_event is not None:
             try:
                 self._on_event(event)
-            except Exception:
+            except Exception:  # a handler's bug must not stop discovery (logged)
                 log.exception("discovery event handler failed on %r", event)
         else:
             self.events.put_nowait(event)

@@ -89,7 +89,7 @@ def open_enrol_file(path: Path, code: str) -> dict[str, str]:
         raise EnrolError("bad_enrol_file", "the enrolment file is damaged or unreadable") from None
     try:
         plain = AESGCM(_file_key(code, salt)).decrypt(nonce, sealed, FILE_FORMAT.encode())
-    except Exception:
+    except Exception:  # noqa: BLE001 — any failure to decrypt (a bad tag, salt or nonce) is the wrong code
         raise EnrolError("wrong_enrol_code", "the code does not open this enrolment file") from None
     data: dict[str, str] = json.loads(plain)
     return data

@@ -139,7 +139,7 @@ def decode(frame: bytes) -> Message:
         raise RemoteProtocolError(f"unknown frame format {fmt:#x}", code="bad_frame")
     try:
         body = cbor2.loads(raw)
-    except Exception as exc:  # cbor2 raises several types for malformed input
+    except Exception as exc:  # noqa: BLE001 — cbor2 raises several types for malformed input
         raise RemoteProtocolError(f"frame is not valid CBOR: {type(exc).__name__}",
                                   code="bad_frame") from None
     if not isinstance(body, list) or not body:

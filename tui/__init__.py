@@ -46,7 +46,7 @@ async def run_tui_async(home: Path, lang: str | None = None) -> int:
         from node.media import MediaService
 
         media = await MediaService.from_config(node).open()
-    except Exception as exc:  # the blob store is for videos: cases work without it
+    except Exception as exc:  # noqa: BLE001 — the blob store is for videos: cases work without it
         logging.getLogger(__name__).warning("media unavailable: %s", exc)
     syncer = _syncer(node, media)
     # Sync starts beside the UI and never delays it (zeroconf announcing takes ~1 s).

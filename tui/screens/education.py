@@ -582,7 +582,7 @@ class ScreeningScreen(FormScreen):
         for title in chosen:
             try:
                 items.select(title)
-            except Exception:  # an item withdrawn since the draft was saved
+            except Exception:  # noqa: BLE001 — an item withdrawn since the draft was saved
                 pass
         self.query_one("#notes", Input).value = str(data.get("notes", ""))
 

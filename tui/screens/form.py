@@ -271,7 +271,7 @@ class FormScreen(Screen[Any]):
             field = self.error_field(exc) or "form"
             self.show_errors({field: error_text(exc)})
             return
-        except Exception as exc:  # never lose the form to a crash: say it, keep the draft
+        except Exception as exc:  # noqa: BLE001 — never lose the form to a crash: say it, keep the draft
             self.log.error("save failed", exc)
             self.show_errors({"form": error_text(exc)})
             return

@@ -142,7 +142,7 @@ class SyncPane(Pane):
             await self.vc.node.sync_now()
         except ConfigError as exc:
             self.message = error_text(exc)
-        except Exception as exc:  # a sync error must never take the app down
+        except Exception as exc:  # noqa: BLE001 — a sync error must never take the app down
             self.message = t("sync.failed", reason=error_text(exc))
         finally:
             self.running = False
