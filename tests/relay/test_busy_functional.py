@@ -132,3 +132,45 @@ def test_a_bad_cap_in_the_config_is_refused_plainly(tmp_path: Path, value: objec
     with pytest.raises(RelayConfigError) as exc:
         home.load()
     assert exc.value.code == "bad_config" and "max_sessions" in str(exc.value)
+
+
+async def test_a_local_edit_does_not_dial_a_busy_relay_before_its_retry_after(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # An edit normally makes the loop sync within SOON_AFTER_EDIT_S; shortened here so
+    # that, were the retry-after not honoured, the edit's dial would come at once.
+    monkeypatch.setattr("node.daemon.SOON_AFTER_EDIT_S", 0.1)
+    home = _relay_home(tmp_path / "relay", busy_retry_s=20)  # told 10..30 s
+    relay = await start(home, "127.0.0.1", 0, tls=False, max_sessions=1)
+    url = f"ws://127.0.0.1:{relay.port}/v1/sync"
+    holder = await connect_ws(url, timeout=10.0)
+    node = await _node(tmp_path / "VA", "VA", url)
+    started: list[float] = []
+    finished: list[SyncFinished] = []
+
+    def listen(event: Event) -> None:
+        if isinstance(event, SyncStarted):
+            started.append(time.monotonic())
+        elif isinstance(event, SyncFinished):
+            finished.append(event)
+
+    node.events.subscribe(listen)
+    syncer = Syncer(node, listen_host="127.0.0.1", listen_port=0, discovery=False,
+                    rng=random.Random(0))
+    try:
+        async with asyncio.timeout(30):
+            await syncer.start()
+            while not finished:
+                await asyncio.sleep(0.05)
+            assert finished[0].error_code == "busy" and finished[0].retry_after >= 10
+            await node.store.create(CASE, f"village:{COUNTY}/VA", lambda d: casedoc.new_case(
+                d, number="VA-2", category="neighbour", title="宅基地纠纷",
+                parties=[Party("applicant", "王五"), Party("respondent", "赵六")]))
+            await asyncio.sleep(3.0)  # the edit's dial would have come after ~0.1-1 s
+        assert len(started) == 1, "the relay was dialled again before its retry-after"
+        assert syncer._relay.failures == 0  # noqa: SLF001 - the schedule under test
+        assert syncer._relay.hold_until - started[0] >= 10  # noqa: SLF001
+    finally:
+        await syncer.stop()
+        await node.close()
+        await holder.close()
+        await relay.stop()
