@@ -21,6 +21,7 @@ from relay.app import create_app, start
 from relay.config import RelayConfigError, RelayHome
 from store import casedoc
 from store.records import CASE, Party
+from sync.schedule import Backoff
 from sync.transport_ws import connect_ws
 
 COUNTY = "KC"
@@ -61,17 +62,24 @@ async def test_five_nodes_against_a_relay_capped_at_two_all_get_through(tmp_path
         nodes = [await _node(tmp_path / v, v, url) for v in VILLAGES]
         events: dict[str, list[tuple[float, Event]]] = {v: [] for v in VILLAGES}
         done = {v: asyncio.Event() for v in VILLAGES}
+        by_village: dict[str, Syncer] = {}
+        failures_seen: list[int] = []  # the relay schedule's failure count at each dial
         for village, node in zip(VILLAGES, nodes):
             def listen(event: Event, village: str = village) -> None:
                 if isinstance(event, (SyncStarted, SyncFinished)) and event.peer == "relay":
                     events[village].append((time.monotonic(), event))
+                    if isinstance(event, SyncStarted) and village in by_village:
+                        failures_seen.append(by_village[village]._relay.failures)  # noqa: SLF001
                     if isinstance(event, SyncFinished) and event.ok:
                         done[village].set()
             node.events.subscribe(listen)
-        async with asyncio.timeout(60):
-            for i, node in enumerate(nodes):
+        async with asyncio.timeout(90):
+            for i, (village, node) in enumerate(zip(VILLAGES, nodes)):
+                # After a real failure this backoff would dial again within 0.2 s: well
+                # before any retry-after, so a busy answer taken for a failure shows.
                 syncer = Syncer(node, listen_host="127.0.0.1", listen_port=0, discovery=False,
-                                rng=random.Random(i))
+                                rng=random.Random(i), backoff=Backoff(base=0.2, jitter=0.0))
+                by_village[village] = syncer
                 await syncer.start()
                 syncers.append(syncer)
             # Each loop dials at once; while the holders hold, each is told busy.
@@ -96,9 +104,10 @@ async def test_five_nodes_against_a_relay_capped_at_two_all_get_through(tmp_path
                     assert isinstance(e_next, SyncStarted)
                     assert t_next - t >= e.retry_after
                     busy_told += 1
-            # Being busy is not a failure: the backoff did not grow.
             assert syncer._relay.failures == 0  # noqa: SLF001 - the schedule under test
         assert busy_told >= len(VILLAGES)
+        # Being busy is not a failure: no dial came after a counted failure.
+        assert failures_seen and set(failures_seen) == {0}
         # Every village's case reached the county.
         rows = await relay.store.query("SELECT scope FROM docs WHERE kind = ?", (CASE,))
         assert sorted(r[0] for r in rows) == sorted(f"village:{COUNTY}/{v}" for v in VILLAGES)
