@@ -123,7 +123,7 @@ def parse_txt(properties: Mapping[bytes, bytes | None]) -> Announcement:
         except UnicodeDecodeError:
             raise ValueError(f"TXT key {key!r} is not UTF-8") from None
     node_id = values[TXT_NODE_ID]
-    if not _NODE_ID.match(node_id):
+    if not _NODE_ID.fullmatch(node_id):
         raise ValueError(f"node id {node_id!r} is not 1-48 letters, digits, '-' or '_'")
     try:
         scope = check_scope(values[TXT_SCOPE])

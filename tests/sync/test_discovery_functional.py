@@ -155,6 +155,7 @@ def test_txt_parsing_rules() -> None:
         ({**raw, b"port": b"\xef\xbc\x98"}, "port"),  # a full-width digit is no number
         ({**raw, b"v": None}, "'v'"),
         ({**raw, b"id": b"\xff"}, "UTF-8"),
+        ({**raw, b"id": b"a1b2\n"}, "node id"),  # "$" would match before the newline
         ({**raw, b"scope": b"county:"}, "scope"),
     ]:
         with pytest.raises(ValueError, match=message):
