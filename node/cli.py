@@ -1,7 +1,7 @@
 """The ``villagecourt`` command.
 
-Exit codes: 0 ok; 2 usage (argparse); 1 failure, with one line on stderr saying why in the
-node's language. ``--json`` on every read command prints machine-readable output.
+Exit codes: 0 ok; 2 usage (argparse, and any argument that is not valid UTF-8); 1 failure,
+with one line on stderr saying why in the node's language. ``--json`` on every read command prints machine-readable output.
 The node home is ``--home``, else $VILLAGECOURT_HOME, else the platform's data directory.
 Commands that belong to sync, the relay and security register themselves through
 ``COMMAND_GROUPS`` so this file stays the wiring of the node's own commands.
@@ -744,12 +744,41 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _not_utf8(argv: list[str]) -> tuple[int, str] | None:
+    """The first argument that was not valid UTF-8: its position (from 1) and the option it
+    belongs to (``--title``; "" for a plain argument). None when all are text.
+
+    Python hands such bytes over as lone surrogates (PEP 383); nothing can store them, so
+    every command refuses them before it starts, in one line, as a usage error."""
+    for i, arg in enumerate(argv):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            if arg.startswith("-") and "=" in arg:
+                return i + 1, arg.split("=", 1)[0].encode("utf-8", "replace").decode()
+            prev = argv[i - 1] if i else ""
+            if prev.startswith("-") and "=" not in prev:
+                return i + 1, prev.encode("utf-8", "replace").decode()
+            return i + 1, ""
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
     args = parser.parse_args(argv)
     # People read the one-line error; details go to the log with -v.
     logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    bad = _not_utf8(argv)
+    if bad is not None:
+        position, option = bad
+        log.info("refused argument %d (%s): not UTF-8", position, option or "-")
+        key = "usage_not_utf8_option" if option else "usage_not_utf8"
+        print(f"villagecourt: {i18n.t(_lang(args), key, n=position, option=option)}",
+              file=sys.stderr)
+        return 2
     if args.command is None:
         # Plain `villagecourt`: the UI on a node that exists, else help.
         if Home(_home(args)).exists():

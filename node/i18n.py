@@ -26,6 +26,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "no_parties": "请至少填写一位当事人。",
         "bad_title": "请填写简短的案件标题（不超过200字）。",
         "too_long": "内容太长了。",
+        "bad_text": "文字中有无法识别的字符（不是有效的 UTF-8）。",
+        "usage_not_utf8": "第 {n} 个参数不是有效的 UTF-8 文字，什么都没有保存。"
+                          "请检查终端的字符编码（例如 LANG=zh_CN.UTF-8）。",
+        "usage_not_utf8_option": "{option} 的内容不是有效的 UTF-8 文字，什么都没有保存。"
+                                 "请检查终端的字符编码（例如 LANG=zh_CN.UTF-8）。",
         "bad_headcount": "涉及人数应为0到100000之间的整数。",
         "bad_date": "日期格式应为 年-月-日，例如 2026-03-01。",
         "bad_summary": "请简要写下本次调解的情况。",
@@ -157,6 +162,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "no_parties": "Enter at least one party.",
         "bad_title": "Enter a short case title (at most 200 characters).",
         "too_long": "The text is too long.",
+        "bad_text": "The text holds characters that are not valid UTF-8.",
+        "usage_not_utf8": "Argument {n} is not valid UTF-8 text; nothing was saved. "
+                          "Check the terminal's character encoding (e.g. LANG=en_US.UTF-8).",
+        "usage_not_utf8_option": "The value of {option} is not valid UTF-8 text; nothing was "
+                                 "saved. Check the terminal's character encoding "
+                                 "(e.g. LANG=en_US.UTF-8).",
         "bad_headcount": "Headcount must be a whole number from 0 to 100000.",
         "bad_date": "Dates are written year-month-day, e.g. 2026-03-01.",
         "bad_summary": "Write a short summary of the session.",

@@ -8,11 +8,26 @@ by insertion, so concurrent appends are all kept.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from automerge.core import ROOT, Document, ObjType, ScalarType, extract
 
-__all__ = ["ROOT", "Document", "put", "set_text", "append_map", "get_obj", "read", "get_str"]
+from .errors import ValidationError
+
+__all__ = ["ROOT", "Document", "put", "set_text", "append_map", "get_obj", "read", "get_str",
+           "check_encodable"]
+
+# A lone surrogate is what Python makes of bytes that were not UTF-8 (a command-line argument
+# or a file name decoded with surrogateescape); Automerge stores only real Unicode.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def check_encodable(value: str) -> str:
+    """``value`` if it can be stored as UTF-8, else ValidationError ``bad_text``."""
+    if not value.isascii() and _SURROGATE.search(value):
+        raise ValidationError("bad_text", "text holds characters that are not valid UTF-8")
+    return value
 
 
 def put(tx: Any, obj: bytes, key: str | int, value: Any) -> None:
@@ -26,7 +41,7 @@ def put(tx: Any, obj: bytes, key: str | int, value: Any) -> None:
     elif isinstance(value, float):
         tx.put(obj, key, ScalarType.F64, value)
     elif isinstance(value, str):
-        tx.put(obj, key, ScalarType.Str, value)
+        tx.put(obj, key, ScalarType.Str, check_encodable(value))
     elif isinstance(value, bytes):
         tx.put(obj, key, ScalarType.Bytes, value)
     else:
@@ -43,6 +58,7 @@ def get_obj(tx: Any, obj: bytes, key: str, kind: ObjType) -> bytes:
 
 def set_text(tx: Any, obj: bytes, key: str, new: str) -> None:
     """Make the Text at ``key`` read ``new`` with one minimal splice."""
+    check_encodable(new)
     text_id = get_obj(tx, obj, key, ObjType.Text)
     old = tx.text(text_id)
     if old == new:

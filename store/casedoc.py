@@ -189,14 +189,14 @@ class Case:
 
 
 def _check_text(value: str, what: str) -> str:
-    value = value or ""
+    value = amdoc.check_encodable(value or "")
     if len(value) > MAX_TEXT:
         raise ValidationError("too_long", f"{what} is longer than {MAX_TEXT} characters")
     return value
 
 
 def _check_title(title: str) -> str:
-    title = (title or "").strip()
+    title = amdoc.check_encodable((title or "").strip())
     if not title:
         raise ValidationError("bad_title", "a case needs a short title")
     if len(title) > 200:
@@ -255,6 +255,8 @@ def check_new_case(*, category: str, title: str, description: str = "",
     title = _check_title(title)
     description = _check_text(description, "description")
     checked = [p.validated() for p in parties]
+    for p in checked:
+        amdoc.check_encodable(p.name)
     if not checked:
         raise ValidationError("no_parties", "a case needs at least one party")
     return title, description, checked, _check_headcount(group, headcount)
