@@ -2,8 +2,9 @@
 tests of what the fuzzing found.
 
 * ``test_live_relay_survives_fuzzing``: bench/fuzz_relay.py against a live relay process
-  (mutual TLS on 127.0.0.1) with ~700 generated inputs: no crash, store unchanged (but for
-  documents it acknowledged), memory flat, every refusal clear, no traceback in its log.
+  (mutual TLS on 127.0.0.1) with 400 generated inputs (every category at least four
+  times): no crash, store unchanged (but for documents it acknowledged), memory flat,
+  every refusal clear, no traceback in its log.
   ``python -m bench.fuzz_relay --inputs 10000`` runs the soak.
 * Hypothesis, in process: frames (``sync.wire.decode``), documents a peer sends
   (``Store.merge``), the offline enrolment file (``sync.enrolment.open_enrol_file``; there
@@ -69,9 +70,9 @@ async def _until(done: Any, timeout: float = 10.0) -> None:
 
 # --- the live relay ----------------------------------------------------------------------
 async def test_live_relay_survives_fuzzing(tmp_path: Path) -> None:
-    report = await run_fuzz(tmp_path, inputs=700, seed=20260601, concurrency=8)
+    report = await run_fuzz(tmp_path, inputs=400, seed=20260601, concurrency=8)
     print(report.table())
-    assert report.inputs == 700
+    assert report.inputs == 400
     assert len(report.by_category) >= 20, report.by_category  # every kind of input ran
     assert not report.problems(RSS_BOUND_MB), report.problems(RSS_BOUND_MB)
 
@@ -88,7 +89,7 @@ cbor_values = st.recursive(
     max_leaves=20)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(cbor_values, min_size=1, max_size=11), st.booleans())
 def test_decode_raises_only_the_remote_error_with_a_short_message(body: list[Any],
                                                                   compressed: bool) -> None:
@@ -163,7 +164,7 @@ values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
                       | st.dictionaries(fields, inner, max_size=4), max_leaves=12)
 
 
-@settings(max_examples=150, deadline=None,
+@settings(max_examples=100, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.dictionaries(fields, values, max_size=6),
        st.sampled_from([CASE, SCREENING, CONSULTATION, CONTENT, WARNING, VILLAGE]))
