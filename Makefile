@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_HOME ?= $(CURDIR)/.demo-node
 
-.PHONY: demo test lint clean system-deps
+.PHONY: demo test soak lint clean system-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,12 @@ demo: $(STAMP)
 test: $(STAMP) system-deps
 	$(BIN)/ruff check store sync node tui relay tests bench
 	$(BIN)/pytest
+
+# Hypothesis looking for new examples (tests/conftest.py, the "soak" profile): randomized,
+# every test's max_examples times HYPOTHESIS_SOAK_FACTOR (default 20). Not part of CI.
+SOAK_TESTS ?= tests
+soak: $(STAMP) system-deps
+	HYPOTHESIS_PROFILE=soak $(BIN)/pytest $(SOAK_TESTS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check store sync node tui relay tests bench

@@ -156,9 +156,15 @@ def peer_identity(der: bytes | None, ca: x509.Certificate, *,
     except ValueError:
         raise NotAuthorized("the peer's certificate does not parse",
                             code="bad_certificate") from None
-    verify_issued_by(cert, ca)
-    check_validity(cert, now or dt.datetime.now(dt.timezone.utc))
-    identity = cert_identity(cert)
+    try:
+        # cryptography parses some fields only when read: a damaged certificate (a USB
+        # bundle's chain) can load and then raise ValueError at its issuer.
+        verify_issued_by(cert, ca)
+        check_validity(cert, now or dt.datetime.now(dt.timezone.utc))
+        identity = cert_identity(cert)
+    except ValueError:
+        raise NotAuthorized("the peer's certificate does not parse",
+                            code="bad_certificate") from None
     if identity.county != cert_identity_county(ca):
         raise NotAuthorized("certificate names another county", code="wrong_county")
     if revocations.is_revoked(identity, cert.serial_number):

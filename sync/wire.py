@@ -18,6 +18,7 @@ RemoteProtocolError, including frames that inflate past MAX_MESSAGE_BYTES (zip b
 
 from __future__ import annotations
 
+import io
 import zlib
 from typing import Any
 
@@ -137,11 +138,14 @@ def decode(frame: bytes) -> Message:
         raw = bytes(frame[1:])
     else:
         raise RemoteProtocolError(f"unknown frame format {fmt:#x}", code="bad_frame")
+    buf = io.BytesIO(raw)
     try:
-        body = cbor2.loads(raw)
+        body = cbor2.CBORDecoder(buf).decode()
     except Exception as exc:  # noqa: BLE001 — cbor2 raises several types for malformed input
         raise RemoteProtocolError(f"frame is not valid CBOR: {type(exc).__name__}",
                                   code="bad_frame") from None
+    if buf.tell() != len(raw):  # cbor2.loads would ignore them: exactly one item
+        raise RemoteProtocolError("bytes after the message", code="bad_frame")
     if not isinstance(body, list) or not body:
         raise RemoteProtocolError("frame is not a message array", code="bad_frame")
     t = body[0]

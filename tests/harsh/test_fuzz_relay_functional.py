@@ -2,8 +2,9 @@
 tests of what the fuzzing found.
 
 * ``test_live_relay_survives_fuzzing``: bench/fuzz_relay.py against a live relay process
-  (mutual TLS on 127.0.0.1) with ~700 generated inputs: no crash, store unchanged (but for
-  documents it acknowledged), memory flat, every refusal clear, no traceback in its log.
+  (mutual TLS on 127.0.0.1) with 400 generated inputs (every category at least four
+  times): no crash, store unchanged (but for documents it acknowledged), memory flat,
+  every refusal clear, no traceback in its log.
   ``python -m bench.fuzz_relay --inputs 10000`` runs the soak.
 * Hypothesis, in process: frames (``sync.wire.decode``), documents a peer sends
   (``Store.merge``), the offline enrolment file (``sync.enrolment.open_enrol_file``; there
@@ -52,11 +53,26 @@ RSS_BOUND_MB = 30.0
 SCOPE = "village:KC/A"
 
 
+async def _until(done: Any, timeout: float = 10.0) -> None:
+    """Poll ``done()`` until it is true, for at most ``timeout`` seconds (then the caller's
+    assertion says what was missing). Instead of a fixed sleep: the relay's side of a
+    connection finishes on its own schedule, later on a loaded machine."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout):
+            while True:
+                ok = done()
+                if asyncio.iscoroutine(ok):
+                    ok = await ok
+                if ok:
+                    return
+                await asyncio.sleep(0.05)
+
+
 # --- the live relay ----------------------------------------------------------------------
 async def test_live_relay_survives_fuzzing(tmp_path: Path) -> None:
-    report = await run_fuzz(tmp_path, inputs=700, seed=20260601, concurrency=8)
+    report = await run_fuzz(tmp_path, inputs=400, seed=20260601, concurrency=8)
     print(report.table())
-    assert report.inputs == 700
+    assert report.inputs == 400
     assert len(report.by_category) >= 20, report.by_category  # every kind of input ran
     assert not report.problems(RSS_BOUND_MB), report.problems(RSS_BOUND_MB)
 
@@ -73,7 +89,7 @@ cbor_values = st.recursive(
     max_leaves=20)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(cbor_values, min_size=1, max_size=11), st.booleans())
 def test_decode_raises_only_the_remote_error_with_a_short_message(body: list[Any],
                                                                   compressed: bool) -> None:
@@ -148,7 +164,7 @@ values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
                       | st.dictionaries(fields, inner, max_size=4), max_leaves=12)
 
 
-@settings(max_examples=150, deadline=None,
+@settings(max_examples=100, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.dictionaries(fields, values, max_size=6),
        st.sampled_from([CASE, SCREENING, CONSULTATION, CONTENT, WARNING, VILLAGE]))
@@ -353,8 +369,13 @@ async def test_malformed_http_is_one_log_line_not_a_traceback(
                     b"GET / HTTP/1.1\r\nBad Header\r\n\r\n"):
         reply = await _raw(relay.port, ctx, payload)
         assert reply[:12] in (b"HTTP/1.1 400", b"HTTP/1.0 400"), reply[:80]
-    await asyncio.sleep(0.1)
-    server_records = [r for r in caplog.records if r.name == "aiohttp.server"]
+
+    def server_records() -> list[logging.LogRecord]:
+        return [r for r in caplog.records if r.name == "aiohttp.server"]
+
+    await _until(lambda: len(server_records()) >= 2)
+    await asyncio.sleep(0.1)  # and no third line after them
+    server_records = server_records()
     assert len(server_records) == 2
     for r in server_records:
         assert r.levelno == logging.WARNING and r.exc_info is None
@@ -403,7 +424,7 @@ async def test_garbage_on_the_tls_port_leaves_nothing_for_the_garbage_collector(
                 async with asyncio.timeout(5):
                     await reader.read()  # the relay hangs up
             writer.transport.abort()
-        await asyncio.sleep(0.2)
+        await _until(lambda: ssl_protocols() - before < 5, timeout=5.0)
         assert ssl_protocols() - before < 5
     finally:
         gc.enable()
@@ -430,10 +451,16 @@ async def test_a_peers_error_code_adds_no_metric_series_and_no_log_lines(
                 with contextlib.suppress(asyncio.TimeoutError):
                     while (await ws.receive(timeout=5)).type is aiohttp.WSMsgType.BINARY:
                         pass
-        await asyncio.sleep(0.2)
-        async with http.get(f"https://127.0.0.1:{relay.port}/metrics",
-                            ssl=_ctx(relay, tmp_path, cert=False)) as resp:
-            metrics = await resp.text()
+        metrics = ""
+
+        async def all_counted() -> bool:  # the relay counts a session when it has ended it
+            nonlocal metrics
+            async with http.get(f"https://127.0.0.1:{relay.port}/metrics",
+                                ssl=_ctx(relay, tmp_path, cert=False)) as resp:
+                metrics = await resp.text()
+            return 'villagecourt_sessions_total{outcome="peer_error"} 32' in metrics
+
+        await _until(all_counted)
     sessions = [ln for ln in metrics.splitlines() if ln.startswith("villagecourt_sessions_total")]
     assert sessions == ['villagecourt_sessions_total{outcome="peer_error"} 32'], sessions
     assert "forged" not in metrics

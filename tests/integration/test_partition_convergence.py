@@ -265,7 +265,7 @@ async def run_in_memory(h: SimpleNamespace, root: Path, n_nodes: int, n_cases: i
         await relay_store.close()
 
 
-@settings(max_examples=25, deadline=None,
+@settings(max_examples=15, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(schedule=schedules())
 def test_partitioned_replicas_converge(schedule: tuple[int, int, list[Step]],

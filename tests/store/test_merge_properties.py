@@ -22,7 +22,7 @@ from store.casedoc import Case
 from store.records import CASE, FOLLOWUP_MONTHS, STATUSES, TRANSITIONS, Party
 
 SCOPE = "village:KC/BY"
-FAST = settings(max_examples=150, deadline=None,
+FAST = settings(max_examples=60, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])
 
 texts = st.text(alphabet="甲乙丙丁调解协议赔偿邻里 abc", min_size=1, max_size=10)

@@ -7,12 +7,20 @@ import zlib
 
 import cbor2
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from sync.errors import RemoteProtocolError
-from sync.messages import MAX_RETRY_AFTER_S, Ack, DocEntry, Error, Hello, Page
-from sync.wire import MAX_FRAME_BYTES, MAX_MESSAGE_BYTES, decode, encode
+from sync.messages import MAX_RETRY_AFTER_S, Ack, DocEntry, Error, Hello, Message, Page
+from sync.wire import (
+    MAX_DOCS_PER_PAGE,
+    MAX_FRAME_BYTES,
+    MAX_MESSAGE_BYTES,
+    MAX_MESSAGE_TEXT,
+    MAX_STR,
+    decode,
+    encode,
+)
 
 # Golden frames: a change to the encoding breaks these on purpose (bump PROTOCOL_VERSION).
 GOLDEN = [
@@ -74,13 +82,83 @@ def test_every_message_round_trips(msg):
     assert decode(encode(msg)) == msg
 
 
-@settings(max_examples=1500)
-@given(st.binary(max_size=300))
-def test_random_bytes_raise_only_the_remote_error(data):
+def _well_formed(msg: object) -> None:
+    """What any decoded message must be, checked apart from decode's own code: one of the
+    four messages, every field of its type and within the wire's limits, and the same
+    message again after another trip through encode and decode."""
+    def text(v: object, limit: int = MAX_STR) -> None:
+        assert isinstance(v, str) and len(v) <= limit, v
+
+    def count(v: object) -> None:
+        assert type(v) is int and 0 <= v < 2**63, v
+
+    if isinstance(msg, Hello):
+        for f in (msg.store_id, msg.node_id, msg.role, msg.county, msg.village, msg.have_store):
+            text(f)
+        count(msg.version)
+        count(msg.have_seq)
+        assert isinstance(msg.capabilities, tuple) and len(msg.capabilities) <= 32
+        for c in msg.capabilities:
+            text(c)
+    elif isinstance(msg, Page):
+        count(msg.since)
+        count(msg.upto)
+        assert msg.since <= msg.upto and type(msg.more) is bool
+        assert isinstance(msg.docs, tuple) and len(msg.docs) <= MAX_DOCS_PER_PAGE
+        for d in msg.docs:
+            assert isinstance(d, DocEntry)
+            text(d.doc_id)
+            text(d.kind)
+            text(d.scope)
+            assert type(d.data) is bytes and d.data
+    elif isinstance(msg, Ack):
+        count(msg.upto)
+    elif isinstance(msg, Error):
+        text(msg.code)
+        text(msg.message, MAX_MESSAGE_TEXT)
+        assert type(msg.retry_after) is int and 0 <= msg.retry_after <= MAX_RETRY_AFTER_S
+    else:
+        raise AssertionError(f"decode returned {msg!r}")
+    assert decode(encode(msg)) == msg
+
+
+def _decode_or_refuse(frame: bytes) -> Message | None:
+    """decode's message, checked; or None if it refused the frame with one of its codes."""
     try:
-        decode(data)
-    except RemoteProtocolError:
-        pass
+        msg = decode(frame)
+    except RemoteProtocolError as exc:
+        assert exc.code in ("bad_frame", "frame_too_large"), exc.code
+        return None
+    _well_formed(msg)
+    return msg
+
+
+@settings(max_examples=1000)
+@given(st.binary(max_size=300))
+@example(b"\x01" + cbor2.dumps([3, 7]))  # bytes that happen to be a frame are taken
+@example(b"\x01" + cbor2.dumps([3, -7]))
+@example(b"\x01" + cbor2.dumps([9]))
+@example(b"\x01" + cbor2.dumps([3, 7]) + b"\x00")  # one message and then more bytes
+def test_random_bytes_raise_only_the_remote_error(data):
+    msg = _decode_or_refuse(data)
+    if len(data) < 2 or data[0] not in (0x01, 0x02):
+        assert msg is None  # no frame format: never a message
+    if data == b"\x01" + cbor2.dumps([3, 7]):
+        assert msg == Ack(7)
+
+
+@pytest.mark.parametrize("msg", [Ack(upto=7), Page(0, 50, True, tuple(
+    DocEntry(f"{i:032x}", "case", "village:KC/BY", b"same bytes " * 20) for i in range(50)))],
+    ids=["plain", "zlib"])
+def test_a_frame_cut_anywhere_or_followed_by_bytes_is_refused(msg):
+    # Every cut: a CBOR item or a zlib stream is never whole before its end (the last
+    # four bytes of a zlib frame are its checksum); and one message is exactly one frame.
+    frame = encode(msg)
+    assert decode(frame) == msg
+    for cut in range(len(frame)):
+        assert _decode_or_refuse(frame[:cut]) is None, cut
+    for extra in (b"\x00", b"\x01", cbor2.dumps([3, 1])):
+        assert _decode_or_refuse(frame + extra) is None, extra
 
 
 @settings(max_examples=500)
@@ -89,26 +167,66 @@ def test_truncated_and_flipped_frames_raise_only_the_remote_error(msg, data):
     frame = bytearray(encode(msg))
     cut = data.draw(st.integers(0, len(frame)))
     mangled = frame[:cut]
-    if mangled and data.draw(st.booleans()):
+    flipped = bool(mangled) and data.draw(st.booleans())
+    if flipped:
         i = data.draw(st.integers(0, len(mangled) - 1))
         mangled[i] ^= data.draw(st.integers(1, 255))
-    try:
-        decode(bytes(mangled))
-    except RemoteProtocolError:
-        pass
+    got = _decode_or_refuse(bytes(mangled))
+    if cut == len(frame) and not flipped:
+        assert got == msg  # the whole frame: the message itself
+    elif not flipped:
+        assert got is None  # a CBOR item or a zlib stream cut short is never whole
+
+
+def _shape(value: object) -> object:
+    """The CBOR body a message decodes from, with its store ids as text (they may travel
+    as 16 bytes or as text)."""
+    if isinstance(value, list) and len(value) == 10 and value[0] == 1:
+        value = list(value)
+        for i in (2, 8):
+            if isinstance(value[i], bytes) and len(value[i]) == 16:
+                value[i] = value[i].hex()
+    return value
+
+
+def _body(msg: Message) -> list:
+    if isinstance(msg, Hello):
+        return [1, msg.version, msg.store_id, msg.node_id, msg.role, msg.county, msg.village,
+                msg.have_seq, msg.have_store, list(msg.capabilities)]
+    if isinstance(msg, Page):
+        return [2, msg.since, msg.upto, msg.more,
+                [[d.doc_id, d.kind, d.scope, d.data] for d in msg.docs]]
+    if isinstance(msg, Ack):
+        return [3, msg.upto]
+    assert isinstance(msg, Error)
+    return [4, msg.code, msg.message] + ([msg.retry_after] if msg.retry_after else [])
+
+
+cbor_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=10)
+                           | st.binary(max_size=10),
+                           lambda c: st.lists(c, max_size=6) | st.dictionaries(
+                               st.text(max_size=5), c, max_size=4),
+                           max_leaves=30)
 
 
 @settings(max_examples=300)
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=10)
-                    | st.binary(max_size=10),
-                    lambda c: st.lists(c, max_size=6) | st.dictionaries(st.text(max_size=5), c,
-                                                                         max_size=4),
-                    max_leaves=30))
+@given(cbor_values | st.builds(lambda t, rest: [t, *rest], st.integers(0, 5),
+                               st.lists(cbor_values, max_size=10)))
+@example([3, 2**63 - 1])
+@example([3, 2**63])
+@example([2, 5, 4, False, []])
+@example([2, 4, 5, False, [["d", "case", "village:KC/BY", b""]]])
+@example([2, 4, 5, True, [["d", "case", "village:KC/BY", b"x"]]])
+@example([4, "busy", "later", 0])
+@example([4, "busy", "later", MAX_RETRY_AFTER_S + 1])
+@example([4, "busy", "later", 30])
+@example([1, 1, b"\x00" * 16, "n", "director", "KC", "BY", 0, "", ["x"]])
+@example([1, 1, b"\x00" * 15, "n", "director", "KC", "BY", 0, "", []])
+@example([1, 1, "s", "n", "director", "KC", "BY", True, "", []])
 def test_wrongly_shaped_cbor_raises_only_the_remote_error(value):
-    try:
-        decode(b"\x01" + cbor2.dumps(value))
-    except RemoteProtocolError:
-        pass
+    got = _decode_or_refuse(b"\x01" + cbor2.dumps(value))
+    if got is not None:  # taken: it must be exactly the message those fields spell
+        assert _body(got) == _shape(value), (got, value)
 
 
 def test_zip_bomb_is_refused():
