@@ -99,15 +99,17 @@ def translate(exc: sqlite3.Error, path: Path | str) -> StoreError:
 
 
 def translated(method: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine[Any, Any, T]]:
-    """Wrap an async method of an object with a ``path`` so that an SQLite error it
-    raises comes out as ``translate`` says."""
+    """Wrap an async method of an object with a ``db_path`` or a ``path`` (its store
+    file) so that an SQLite error it raises comes out as ``translate`` says."""
 
     @functools.wraps(method)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return await method(*args, **kwargs)
         except sqlite3.Error as exc:
-            raise translate(exc, getattr(args[0], "path", "?")) from exc
+            owner = args[0]
+            raise translate(exc, getattr(owner, "db_path", None) or getattr(owner, "path", "?")
+                            ) from exc
 
     return wrapper
 

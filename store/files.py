@@ -17,3 +17,11 @@ def write_private(path: Path, data: bytes) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and missing parents) if absent; the folder itself ends 0700."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if os.name != "nt" and os.stat(path).st_mode & 0o777 != 0o700:
+        os.chmod(path, 0o700)
+    return path
