@@ -40,6 +40,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "not_a_store": "这个文件不是本系统的数据库：{path}",
         "newer_schema": "数据库由更新版本的程序创建（版本 {found}），请升级本程序。",
         "store_locked": "数据库正被另一个程序使用，请稍后再试。",
+        "store_full": "磁盘已满，无法保存。请清理空间后再试，已保存的记录不受影响。",
+        "store_readonly": "数据库文件无法写入（只读或没有权限），请联系技术员。",
+        "store_io": "读写数据库文件失败（磁盘或U盘出错），请运行“villagecourt doctor”。",
+        "store_internal": "数据库出现内部错误，没有保存任何内容。请联系技术员。",
         "corrupt_doc": "有一条记录已损坏，请运行“villagecourt doctor”。",
         "no_node": "这台电脑还没有设置节点。请先运行：villagecourt init --village 代码 --name 村名",
         "node_exists": "这里已经有一个节点：{home}",
@@ -171,6 +175,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "not_a_store": "This file is not a villagecourt store: {path}",
         "newer_schema": "The store was made by a newer version (schema {found}); upgrade.",
         "store_locked": "The store is in use by another program; try again shortly.",
+        "store_full": "The disk is full: nothing was saved. Free some space and try again; "
+                      "records already saved are safe.",
+        "store_readonly": "The store file cannot be written (read-only or no permission); "
+                          "call a technician.",
+        "store_io": "Reading or writing the store file failed (a disk or USB error); run "
+                    "\"villagecourt doctor\".",
+        "store_internal": "The store hit an internal error; nothing was saved. Call a "
+                          "technician.",
         "corrupt_doc": "A record is damaged; run \"villagecourt doctor\".",
         "no_node": ("No node is set up here. "
                     "First run: villagecourt init --village CODE --name NAME"),
