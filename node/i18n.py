@@ -55,6 +55,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "no_sync": "同步服务没有运行。",
         "usage_party": "当事人格式：身份:姓名[:电话[:身份证号]]，例如 申请人:张三:13800138000",
         "error": "错误",
+        # doctor: the home's permissions (store/files.py)
+        "doctor_perms_ok": "节点目录只有本用户能读取（文件夹 0700，文件 0600）。",
+        "doctor_perms_tightened": "节点目录中有 {count} 个文件或文件夹曾可被其他用户读取"
+                                  "（例如 {path}），本次打开时已改为只有本用户能读取。",
+        "doctor_perms_loose": "{path} 可被其他用户读取（权限 {mode}，共 {count} 处）。请以这些"
+                              "文件的所有者运行：chmod -R go-rwx {home}；若文件属于别的用户"
+                              "（曾用 sudo 运行过），先运行：sudo chown -R 本用户 {home}",
         # output
         "init_done": "已创建节点：{village_name}（{village}），县 {county}，目录 {home}",
         "case_added": "已登记案件 {number}：{title}",
@@ -195,6 +202,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "no_sync": "Sync is not running.",
         "usage_party": "Party format: role:name[:phone[:id]], e.g. applicant:Zhang San:13800138000",
         "error": "error",
+        # doctor: the home's permissions (store/files.py)
+        "doctor_perms_ok": "Only this user can read the node home (folders 0700, files 0600).",
+        "doctor_perms_tightened": "{count} file(s) or folder(s) of the node home were readable "
+                                  "by other users (e.g. {path}); they were made private when "
+                                  "the node opened.",
+        "doctor_perms_loose": "{path} is readable by other users (mode {mode}; {count} path(s) "
+                              "in all). As the owner of these files run: chmod -R go-rwx "
+                              "{home}; if another user owns them (a run with sudo), first: "
+                              "sudo chown -R $USER {home}",
         "init_done": "Node created: {village_name} ({village}), county {county}, home {home}",
         "case_added": "Registered case {number}: {title}",
         "case_saved": "Saved {number}: {status}",
