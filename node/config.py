@@ -4,6 +4,9 @@
     <home>/store.db         the SQLite store (plus -wal and -shm while open)
     <home>/keys/store.key   32-byte key sealing documents at rest (0600, never logged)
 
+Every folder of the home is 0700 and every file 0600; ``Home.tighten`` (run when a node
+opens) brings back an existing home that is looser, and ``villagecourt doctor`` says so.
+
 The home defaults to the platform's data directory (platformdirs), and is overridden by
 ``--home`` or the VILLAGECOURT_HOME environment variable.
 """
@@ -20,7 +23,7 @@ from typing import Any
 import platformdirs
 
 from store import new_key, records
-from store.files import write_private
+from store.files import private_dir, tighten, write_private
 
 ENV_HOME = "VILLAGECOURT_HOME"
 LANGUAGES = ("zh", "en")
@@ -105,6 +108,11 @@ class Home:
     def exists(self) -> bool:
         return self.config_file.exists()
 
+    def tighten(self) -> tuple[list[Path], list[Path]]:
+        """Folders 0700, files 0600 (logged when anything was looser): (tightened, could
+        not be tightened)."""
+        return tighten(self.path)
+
     def load(self) -> NodeConfig:
         if not self.config_file.exists():
             raise ConfigError("no_node", f"no node at {self.path}; run 'villagecourt init' first",
@@ -125,7 +133,7 @@ class Home:
         return cfg
 
     def save(self, cfg: NodeConfig) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path)
         write_private(self.config_file,
                       json.dumps(asdict(cfg), ensure_ascii=False, indent=2).encode("utf-8"))
 
@@ -154,8 +162,8 @@ class Home:
         cfg = NodeConfig(village=village, village_name=village_name.strip(), county=county,
                          node_id=secrets.token_hex(8), short_id=short_id(), language=language,
                          director=director)
-        self.keys_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.keys_dir, 0o700)
+        private_dir(self.path)
+        private_dir(self.keys_dir)
         if not self.store_key_file.exists():
             write_private(self.store_key_file, new_key())
         self.save(cfg)

@@ -2,13 +2,16 @@
 found and what to do about it.
 
 Checks: the certificate (valid, days left), the relay (reachable, clock skew against it),
-the store (SQLite integrity, every record loads), free disk.
+the store (SQLite integrity, every record loads), free disk, and the home's permissions
+(folders 0700, files 0600: which path is looser and the command that fixes it).
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import email.utils
+import shlex
 import shutil
 import time
 from dataclasses import dataclass
@@ -16,6 +19,9 @@ from typing import Callable
 
 import aiohttp
 
+from store.files import loose_paths
+
+from . import i18n
 from .identity import days_left, keys_of, relay_urls
 from .node import Node
 
@@ -122,8 +128,29 @@ def check_disk(node: Node) -> Check:
                  f"Disk space is fine ({mb} MB free).")
 
 
+def _both(key: str, **values: object) -> tuple[str, str]:
+    return i18n.t("zh", key, **values), i18n.t("en", key, **values)
+
+
+async def check_permissions(node: Node) -> Check:
+    """Anything of the home that others may read now is a failure, with its path and the
+    fix; what was tightened when the node opened (an older home) is a warning."""
+    home = node.home.path
+    loose = await asyncio.to_thread(loose_paths, home)
+    if loose:
+        path, mode = loose[0]
+        return Check("permissions", FAIL, *_both("doctor_perms_loose", path=path,
+                                                  mode=f"{mode:04o}", count=len(loose),
+                                                  home=shlex.quote(str(home))))
+    if node.tightened:
+        return Check("permissions", WARN, *_both("doctor_perms_tightened",
+                                                  count=len(node.tightened),
+                                                  path=node.tightened[0]))
+    return Check("permissions", OK, *_both("doctor_perms_ok"))
+
+
 async def run_checks(node: Node, *, progress: Callable[[int, int], None] | None = None
                      ) -> list[Check]:
     now = dt.datetime.now(dt.timezone.utc)
     return [check_certificate(node, now), *await check_relay(node),
-            await check_store(node, progress), check_disk(node)]
+            await check_store(node, progress), check_disk(node), await check_permissions(node)]

@@ -45,6 +45,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "not_a_store": "这个文件不是本系统的数据库：{path}",
         "newer_schema": "数据库由更新版本的程序创建（版本 {found}），请升级本程序。",
         "store_locked": "数据库正被另一个程序使用，请稍后再试。",
+        "store_full": "磁盘已满，无法保存。请清理空间后再试，已保存的记录不受影响。",
+        "store_readonly": "数据库文件无法写入（只读或没有权限），请联系技术员。",
+        "store_io": "读写数据库文件失败（磁盘或U盘出错），请运行“villagecourt doctor”。",
+        "store_internal": "数据库出现内部错误，没有保存任何内容。请联系技术员。",
         "corrupt_doc": "有一条记录已损坏，请运行“villagecourt doctor”。",
         "no_node": "这台电脑还没有设置节点。请先运行：villagecourt init --village 代码 --name 村名",
         "node_exists": "这里已经有一个节点：{home}",
@@ -56,6 +60,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "no_sync": "同步服务没有运行。",
         "usage_party": "当事人格式：身份:姓名[:电话[:身份证号]]，例如 申请人:张三:13800138000",
         "error": "错误",
+        # doctor: the home's permissions (store/files.py)
+        "doctor_perms_ok": "节点目录只有本用户能读取（文件夹 0700，文件 0600）。",
+        "doctor_perms_tightened": "节点目录中有 {count} 个文件或文件夹曾可被其他用户读取"
+                                  "（例如 {path}），本次打开时已改为只有本用户能读取。",
+        "doctor_perms_loose": "{path} 可被其他用户读取（权限 {mode}，共 {count} 处）。请以这些"
+                              "文件的所有者运行：chmod -R go-rwx {home}；若文件属于别的用户"
+                              "（曾用 sudo 运行过），先运行：sudo chown -R 本用户 {home}",
         # output
         "init_done": "已创建节点：{village_name}（{village}），县 {county}，目录 {home}",
         "case_added": "已登记案件 {number}：{title}",
@@ -182,6 +193,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "not_a_store": "This file is not a villagecourt store: {path}",
         "newer_schema": "The store was made by a newer version (schema {found}); upgrade.",
         "store_locked": "The store is in use by another program; try again shortly.",
+        "store_full": "The disk is full: nothing was saved. Free some space and try again; "
+                      "records already saved are safe.",
+        "store_readonly": "The store file cannot be written (read-only or no permission); "
+                          "call a technician.",
+        "store_io": "Reading or writing the store file failed (a disk or USB error); run "
+                    "\"villagecourt doctor\".",
+        "store_internal": "The store hit an internal error; nothing was saved. Call a "
+                          "technician.",
         "corrupt_doc": "A record is damaged; run \"villagecourt doctor\".",
         "no_node": ("No node is set up here. "
                     "First run: villagecourt init --village CODE --name NAME"),
@@ -194,6 +213,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "no_sync": "Sync is not running.",
         "usage_party": "Party format: role:name[:phone[:id]], e.g. applicant:Zhang San:13800138000",
         "error": "error",
+        # doctor: the home's permissions (store/files.py)
+        "doctor_perms_ok": "Only this user can read the node home (folders 0700, files 0600).",
+        "doctor_perms_tightened": "{count} file(s) or folder(s) of the node home were readable "
+                                  "by other users (e.g. {path}); they were made private when "
+                                  "the node opened.",
+        "doctor_perms_loose": "{path} is readable by other users (mode {mode}; {count} path(s) "
+                              "in all). As the owner of these files run: chmod -R go-rwx "
+                              "{home}; if another user owns them (a run with sudo), first: "
+                              "sudo chown -R $USER {home}",
         "init_done": "Node created: {village_name} ({village}), county {county}, home {home}",
         "case_added": "Registered case {number}: {title}",
         "case_saved": "Saved {number}: {status}",

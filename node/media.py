@@ -62,8 +62,9 @@ BLOCK_ROUTE = "/v1/blobs/{sha}/{n}"
 def _try_lock(path: Path) -> IO[bytes] | None:
     """An exclusive lock on ``path`` held while the file stays open; None if another
     process holds it. The OS drops it when the process dies (SIGKILL included)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    f = open(path, "ab")  # noqa: SIM115 -- kept open as the lock
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # 0600 like every file of the home; kept open as the lock
+    f = open(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab")  # noqa: SIM115
     if fcntl is None:
         return f
     try:
@@ -104,7 +105,7 @@ def _playable(blob: Path, entry: dict[str, Any], home: Path) -> Path:
                 if candidate.exists() and os.path.samefile(candidate, blob):
                     return candidate
                 continue  # another file of the same name
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             try:
                 os.link(blob, candidate)
             except OSError:

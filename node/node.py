@@ -5,6 +5,7 @@ The CLI and the TUI talk to this object only. Sync (the daemon) is started on to
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,18 +46,23 @@ class Node:
         # Sync is attached by the daemon (node.daemon); None means "not configured yet".
         self.syncer: Any = None
         self.media: Any = None  # node.media.MediaService while open (daemon, TUI)
+        self.tightened: list[Path] = []  # home paths made private when it opened
+        self.loose: list[Path] = []  # and those that could not be
         store.subscribe(lambda c: self.events.emit(Saved(c.doc_ids, c.kinds, c.origin)))
 
     @classmethod
     async def open(cls, home: Path | Home, *, busy_timeout_ms: int | None = None) -> "Node":
         h = home if isinstance(home, Home) else Home(Path(home))
         cfg = h.load()
+        # A home made by an older version (or copied) may be readable by others.
+        tightened, loose = await asyncio.to_thread(h.tighten)
         kwargs: dict[str, Any] = {}
         if busy_timeout_ms is not None:
             kwargs["busy_timeout_ms"] = busy_timeout_ms
         store = await Store.open(h.store_file, key=h.store_key(), **kwargs)
         try:
             node = cls(h, cfg, store)
+            node.tightened, node.loose = tightened, loose  # told by doctor
             await node._ensure_village_profile()
         except BaseException:
             # An open store's connection threads keep the process alive: a command that

@@ -82,6 +82,7 @@ def create_app(home: Path | RelayHome, *, tls: bool = True,
     app[keys.TLS] = tls
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
+        await asyncio.to_thread(h.tighten)  # a home made by an older version: 0755/0644
         key = await asyncio.to_thread(h.store_key)
         app[keys.STORE] = await Store.open(h.store_file, key=key)
         log.info("event=relay_started county=%s store=%s", cfg.county,

@@ -4,6 +4,9 @@
                             (max_sessions, busy_retry_s; docs/operations.md)
     <home>/store.db         the county's store (every village's records)
     <home>/keys/store.key   key sealing documents at rest (0600)
+
+Every folder of the home is 0700 and every file 0600; ``RelayHome.tighten`` (run when the
+relay starts) brings back an existing home that is looser.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 import platformdirs
 
 from store import new_key, records
-from store.files import write_private
+from store.files import private_dir, tighten, write_private
 from sync.scopes import Identity
 
 from .ca import CountyCA
@@ -84,6 +87,11 @@ class RelayHome:
     def exists(self) -> bool:
         return self.config_file.exists()
 
+    def tighten(self) -> tuple[list[Path], list[Path]]:
+        """Folders 0700, files 0600 (logged when anything was looser): (tightened, could
+        not be tightened)."""
+        return tighten(self.path)
+
     def load(self) -> RelayConfig:
         if not self.exists():
             raise RelayConfigError("no_relay", f"no relay at {self.path}; run "
@@ -119,8 +127,8 @@ class RelayHome:
         records.check_code(county, "county")
         cfg = RelayConfig(county=county, relay_id="relay-" + secrets.token_hex(6), host=host,
                           port=port, public_url=public_url)
-        self.keys_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.keys_dir, 0o700)
+        private_dir(self.path)
+        private_dir(self.keys_dir)
         key_file = self.keys_dir / "store.key"
         if not key_file.exists():
             write_private(key_file, new_key())

@@ -13,6 +13,8 @@ Rules
 3. A blob becomes visible (``path``) only when every block is there and the whole file's
    SHA-256 is the blob's address; otherwise the blob starts over.
 4. Below the free-space floor no block is written: ``NoSpace`` says so in plain words.
+5. A write cancelled at any point is whole or absent (see ``BlobStore``); folders are
+   0700 and files 0600 (docs/operations.md).
 """
 
 from __future__ import annotations
@@ -20,15 +22,23 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import logging
 import os
+import secrets
 import shutil
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Awaitable, Callable, TypeVar
 
 import aiosqlite
 
-from .db import open_db
+from .db import open_db, run_to_end, translate, translated
 from .errors import StoreError
+from .files import private_dir
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 BLOCK_SIZE = 128 * 1024
 HASH = 32
@@ -92,12 +102,19 @@ def _check_sha(sha256: str) -> str:
 
 
 class BlobStore:
-    """Open with ``await BlobStore.open(store_file, root)``."""
+    """Open with ``await BlobStore.open(store_file, root)``.
 
-    def __init__(self, conn: aiosqlite.Connection, root: Path, floor: int) -> None:
+    Writes go one at a time behind one lock and, once started, run to their end even if
+    the caller is cancelled (store/db.py ``run_to_end``): a cancelled ``put_block`` has
+    recorded its block whole, and finished the blob if it was the last, or has recorded
+    nothing; the lock is free only after that."""
+
+    def __init__(self, conn: aiosqlite.Connection, root: Path, floor: int,
+                 path: Path | None = None) -> None:
         self._c = conn
         self.root = root
         self.floor = floor
+        self.db_path = path or root  # the store file, named in errors
         self._lock = asyncio.Lock()
 
     @classmethod
@@ -105,16 +122,43 @@ class BlobStore:
                    floor: int = DEFAULT_FLOOR) -> "BlobStore":
         conn = await open_db(db_path)
         root = root or Path(db_path).parent / "blobs"
-        root.mkdir(parents=True, exist_ok=True)
-        return cls(conn, root, floor)
+        private_dir(root)
+        return cls(conn, root, floor, Path(db_path))
 
     async def close(self) -> None:
-        await self._c.close()
+        async with self._lock:
+            await self._c.close()
 
     def _file(self, sha256: str, part: bool = False) -> Path:
         return self.root / sha256[:2] / (sha256 + (".part" if part else ""))
 
+    async def _write(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Run ``work`` under the lock, to its end even if the caller is cancelled."""
+        async with self._lock:
+            return await run_to_end(work())
+
+    async def _tx(self, fn: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
+        """One IMMEDIATE transaction (inside a ``_write``): COMMIT or ROLLBACK whole."""
+        try:
+            await self._c.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise translate(exc, self.db_path) from exc
+        try:
+            result = await fn(self._c)
+            await self._c.execute("COMMIT")
+        except BaseException as exc:
+            try:
+                await self._c.execute("ROLLBACK")
+            except sqlite3.Error as rollback_exc:
+                if self._c.in_transaction:
+                    log.error("event=rollback_failed error=%s", rollback_exc)
+            if isinstance(exc, sqlite3.Error):
+                raise translate(exc, self.db_path) from exc
+            raise
+        return result
+
     # --- reading ------------------------------------------------------------------------
+    @translated
     async def info(self, sha256: str) -> BlobInfo | None:
         async with self._c.execute(
             "SELECT length, block_size, blocks, complete, have FROM blobs WHERE sha256 = ?",
@@ -130,17 +174,28 @@ class BlobStore:
         info = await self.info(sha256)
         return self._file(sha256) if info and info.complete else None
 
+    @translated
     async def missing(self, sha256: str) -> list[int]:
         info = await self.info(sha256)
-        if info is None:
+        if info is None or info.complete:
             return []
-        if info.complete:
-            return []
+        todo = await self._missing_of(info)
+        if not todo:
+            # Every block is in but the blob was not finished (the process stopped in
+            # between): finish it now, or start over if the whole does not match.
+            await self._write(lambda: self._finish(sha256))
+            info = await self.info(sha256)
+            if info is not None and not info.complete:
+                todo = await self._missing_of(info)
+        return todo
+
+    async def _missing_of(self, info: BlobInfo) -> list[int]:
         async with self._c.execute("SELECT n FROM blob_blocks WHERE sha256 = ?",
-                                   (sha256,)) as cur:
+                                   (info.sha256,)) as cur:
             have = {int(r[0]) for r in await cur.fetchall()}
         return [n for n in range(info.count) if n not in have]
 
+    @translated
     async def read_block(self, sha256: str, n: int) -> bytes | None:
         """A verified block (of a complete blob, or a verified block of a partial one)."""
         info = await self.info(sha256)
@@ -154,11 +209,15 @@ class BlobStore:
                 if await cur.fetchone() is None:
                     return None
             f = self._file(sha256, part=True)
-        data = await asyncio.to_thread(_read_at, f, n * info.block_size, info.block_len(n))
+        try:
+            data = await asyncio.to_thread(_read_at, f, n * info.block_size, info.block_len(n))
+        except OSError:
+            return None  # gone or unreadable on disk: never serve a bad block
         if hashlib.sha256(data).digest() != info.block_hash(n):
             return None  # damaged on disk: never serve a bad block
         return data
 
+    @translated
     async def all(self) -> list[BlobInfo]:
         async with self._c.execute("SELECT sha256 FROM blobs") as cur:
             rows = await cur.fetchall()
@@ -166,22 +225,33 @@ class BlobStore:
 
     # --- writing ------------------------------------------------------------------------
     async def add_file(self, src: Path) -> BlobInfo:
-        """Copy a local file in as a complete blob (publishing at the county)."""
+        """Copy a local file in as a complete blob (publishing at the county). The copy is
+        part of the write: a cancelled call waits for it, and leaves the blob whole or
+        absent, never a temporary file."""
         sha, length, blocks = await asyncio.to_thread(hash_file, src)
         existing = await self.info(sha)
         if existing and existing.complete:
             return existing
         dest = self._file(sha)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(dest.name + ".copy")
-        await asyncio.to_thread(shutil.copyfile, src, tmp)
-        os.replace(tmp, dest)
-        async with self._lock:
-            await self._c.execute(
+        tmp = dest.with_name(f"{dest.name}.{secrets.token_hex(4)}.copy")
+
+        async def rows(c: aiosqlite.Connection) -> None:
+            await c.execute(
                 "INSERT OR REPLACE INTO blobs(sha256, length, block_size, blocks, complete, "
                 "have, added_at) VALUES(?,?,?,?,1,?,?)",
                 (sha, length, BLOCK_SIZE, blocks, block_count(length), _now()))
-            await self._c.execute("DELETE FROM blob_blocks WHERE sha256 = ?", (sha,))
+            await c.execute("DELETE FROM blob_blocks WHERE sha256 = ?", (sha,))
+            # In place before COMMIT: a row that says complete always has its file.
+            os.replace(tmp, dest)
+
+        async def work() -> None:
+            try:
+                await asyncio.to_thread(_copy_private, src, tmp)
+                await self._tx(rows)
+            finally:
+                tmp.unlink(missing_ok=True)
+
+        await self._write(work)
         return BlobInfo(sha, length, BLOCK_SIZE, blocks, True, block_count(length))
 
     async def want(self, sha256: str, length: int, blocks: bytes,
@@ -193,11 +263,14 @@ class BlobStore:
         existing = await self.info(sha256)
         if existing is not None:
             return existing
-        async with self._lock:
-            await self._c.execute(
+
+        async def row(c: aiosqlite.Connection) -> None:
+            await c.execute(
                 "INSERT OR IGNORE INTO blobs(sha256, length, block_size, blocks, complete, "
                 "have, added_at) VALUES(?,?,?,?,0,0,?)",
                 (sha256, length, block_size, blocks, _now()))
+
+        await self._write(lambda: self._tx(row))
         info = await self.info(sha256)
         assert info is not None
         return info
@@ -218,45 +291,67 @@ class BlobStore:
         if self.free_bytes() - len(data) < self.floor:
             raise NoSpace(f"the disk is nearly full (less than {self.floor // (1024 * 1024)} MB "
                           "free): media downloads are paused until space is freed")
-        part = self._file(sha256, part=True)
-        part.parent.mkdir(parents=True, exist_ok=True)
-        async with self._lock:
-            await asyncio.to_thread(_write_at, part, data, n * info.block_size)
-            await self._c.execute("BEGIN IMMEDIATE")
-            try:
-                async with self._c.execute(
-                    "INSERT OR IGNORE INTO blob_blocks(sha256, n) VALUES(?, ?)",
-                    (sha256, n)) as cur:
-                    added = cur.rowcount
-                if added:
-                    await self._c.execute("UPDATE blobs SET have = have + 1 WHERE sha256 = ?",
-                                          (sha256,))
-                await self._c.execute("COMMIT")
-            except BaseException:
-                await self._c.execute("ROLLBACK")
-                raise
-        if not await self.missing(sha256):
-            await self._finish(info)
-        return True
 
-    async def _finish(self, info: BlobInfo) -> None:
-        part = self._file(info.sha256, part=True)
-        whole = await asyncio.to_thread(_sha_file, part)
-        async with self._lock:
-            if whole != info.sha256:
-                # Every block matched its hash but the whole does not: the block list was
-                # wrong. Start over rather than show a file that is not the blob.
-                part.unlink(missing_ok=True)
-                await self._c.execute("DELETE FROM blob_blocks WHERE sha256 = ?",
-                                      (info.sha256,))
-                await self._c.execute("UPDATE blobs SET have = 0 WHERE sha256 = ?",
-                                      (info.sha256,))
-                return
-            os.truncate(part, info.length)
-            os.replace(part, self._file(info.sha256))
-            await self._c.execute("UPDATE blobs SET complete = 1, have = ? WHERE sha256 = ?",
-                                  (info.count, info.sha256))
-            await self._c.execute("DELETE FROM blob_blocks WHERE sha256 = ?", (info.sha256,))
+        async def record(c: aiosqlite.Connection) -> None:
+            async with c.execute("INSERT OR IGNORE INTO blob_blocks(sha256, n) VALUES(?, ?)",
+                                 (sha256, n)) as cur:
+                added = cur.rowcount
+            if added:
+                await c.execute("UPDATE blobs SET have = have + 1 WHERE sha256 = ?", (sha256,))
+
+        async def work() -> bool:
+            now = await self.info(sha256)  # under the lock: another call may have finished it
+            if now is None or now.complete:
+                return now is not None
+            await asyncio.to_thread(_write_at, self._file(sha256, part=True), data,
+                                    n * now.block_size)
+            await self._tx(record)
+            if not await self._missing_of(now):
+                await self._finish(sha256)
+            return True
+
+        return await self._write(work)
+
+    async def _finish(self, sha256: str) -> None:
+        """Make a blob whose blocks are all in complete (inside a ``_write``): its whole
+        SHA-256 checked, the file moved in place before the row says complete."""
+        info = await self.info(sha256)
+        if info is None or info.complete:
+            return
+        part, final = self._file(sha256, part=True), self._file(sha256)
+        # After a stop between the move and COMMIT the whole file is already in place.
+        src = part if part.exists() else final if final.exists() else None
+        whole = await asyncio.to_thread(_sha_file, src, info.length) if src else None
+        if whole != sha256:
+            # Every block matched its hash but the whole does not: the block list was
+            # wrong. Start over rather than show a file that is not the blob.
+            async def over(c: aiosqlite.Connection) -> None:
+                await c.execute("DELETE FROM blob_blocks WHERE sha256 = ?", (sha256,))
+                await c.execute("UPDATE blobs SET have = 0 WHERE sha256 = ?", (sha256,))
+
+            await self._tx(over)
+            part.unlink(missing_ok=True)  # after COMMIT: a recorded block is always on disk
+            return
+
+        async def done(c: aiosqlite.Connection) -> None:
+            await c.execute("UPDATE blobs SET complete = 1, have = ? WHERE sha256 = ?",
+                            (info.count, sha256))
+            await c.execute("DELETE FROM blob_blocks WHERE sha256 = ?", (sha256,))
+            if src == part:
+                os.truncate(part, info.length)
+                os.replace(part, final)
+
+        await self._tx(done)
+
+
+def _copy_private(src: Path, dest: Path) -> None:
+    """Copy ``src`` to a new file ``dest`` readable only by its owner, fsynced."""
+    dest.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with open(fd, "wb") as out, open(src, "rb") as f:
+        shutil.copyfileobj(f, out, 1 << 20)
+        out.flush()
+        os.fsync(out.fileno())
 
 
 def _read_at(path: Path, offset: int, length: int) -> bytes:
@@ -268,7 +363,8 @@ def _read_at(path: Path, offset: int, length: int) -> bytes:
 
 def _write_at(path: Path, data: bytes, offset: int) -> None:
     """Write ``data`` at ``offset`` and fsync (a worker thread's job)."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         os.pwrite(fd, data, offset)
         os.fsync(fd)
@@ -276,11 +372,14 @@ def _write_at(path: Path, data: bytes, offset: int) -> None:
         os.close(fd)
 
 
-def _sha_file(path: Path) -> str:
+def _sha_file(path: Path, length: int) -> str:
+    """SHA-256 of the first ``length`` bytes of ``path`` (a .part file may be longer)."""
     h = hashlib.sha256()
+    left = length
     with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
+        while left > 0 and (chunk := f.read(min(1 << 20, left))):
             h.update(chunk)
+            left -= len(chunk)
     return h.hexdigest()
 
 

@@ -14,7 +14,10 @@ Rules
    seq it saw misses nothing and re-reads nothing.
 3. One writer: all write transactions go through one connection behind one asyncio lock,
    shielded from cancellation once they start; reads use a second connection and only
-   ever see committed data.
+   ever see committed data. A cancelled writer releases the lock only once its
+   transaction has ended (store/db.py, ``run_to_end``): it committed whole (and the
+   listeners were told) or rolled back whole, and the next writer finds the store usable.
+   No SQLite error leaves the store raw: each is a StoreError with a stable code.
 4. ``merge`` is all or nothing: every incoming document is loaded and checked before the
    first row is written; a bad one fails the whole batch and the store is unchanged.
    Merging the same data twice changes nothing (no new seq).
@@ -44,7 +47,7 @@ import aiosqlite
 from automerge.core import Document
 
 from . import amdoc
-from .db import DEFAULT_BUSY_TIMEOUT_MS, open_db, translate
+from .db import DEFAULT_BUSY_TIMEOUT_MS, open_db, run_to_end, translate, translated
 from .errors import CorruptDoc, DocNotFound, StoreError, ValidationError
 from .projection import project
 from .records import KINDS, check_scope
@@ -181,13 +184,17 @@ class Store:
                 log.exception("store listener failed")
 
     # --- the write path ---------------------------------------------------------------
-    async def _write(self, fn: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
+    async def _write(self, fn: Callable[[aiosqlite.Connection], Awaitable[T]],
+                     told: Callable[[T], Committed | None] | None = None) -> T:
         """Run ``fn`` in one IMMEDIATE transaction under the writer lock. Once started the
-        transaction is shielded from cancellation so it commits or rolls back whole."""
+        transaction runs to its end even if the caller is cancelled, and the lock is held
+        until then (rule 3). ``told`` makes the event for the listeners from the result;
+        they are told right after COMMIT, so also when the caller was cancelled."""
         async with self._lock:
-            return await asyncio.shield(self._transaction(fn))
+            return await run_to_end(self._transaction(fn, told))
 
-    async def _transaction(self, fn: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
+    async def _transaction(self, fn: Callable[[aiosqlite.Connection], Awaitable[T]],
+                           told: Callable[[T], Committed | None] | None = None) -> T:
         try:
             await self._w.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
@@ -195,16 +202,22 @@ class Store:
         try:
             result = await fn(self._w)
             await self._w.execute("COMMIT")
-            return result
         except BaseException as exc:
             self._cache.clear()  # cached docs may hold changes that did not commit
             try:
                 await self._w.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
+            except sqlite3.Error as rollback_exc:
+                # SQLite rolls back by itself after some errors (a full disk): then there
+                # is nothing to roll back. Anything else is said, not hidden.
+                if self._w.in_transaction:
+                    log.error("event=rollback_failed error=%s", rollback_exc)
             if isinstance(exc, sqlite3.Error):
                 raise translate(exc, self.path) from exc
             raise
+        event = told(result) if told is not None else None
+        if event is not None:
+            self._notify(event)
+        return result
 
     async def _next_seqs(self, c: aiosqlite.Connection, n: int) -> int:
         """Take ``n`` consecutive store seqs; returns the first."""
@@ -331,9 +344,8 @@ class Store:
             assert doc is not None
             return (await self._write_docs(c, [_Write(doc_id, kind, scope, doc, None, None)]))[0]
 
-        meta = await self._write(run)
-        self._notify(Committed((doc_id,), (kind,), "local", meta.seq))
-        return meta
+        return await self._write(
+            run, lambda meta: Committed((doc_id,), (kind,), "local", meta.seq))
 
     async def edit(self, doc_id: str, write: Callable[[Document], T]) -> tuple[T, DocMeta]:
         """Apply ``write`` to the current document and commit what it changed.
@@ -356,9 +368,8 @@ class Store:
             w = _Write(doc_id, meta.kind, meta.scope, doc, old, None)
             return (await self._write_docs(c, [w]))[0], True
 
-        meta, changed = await self._write(run)
-        if changed:
-            self._notify(Committed((doc_id,), (meta.kind,), "local", meta.seq))
+        meta, _ = await self._write(
+            run, lambda r: Committed((doc_id,), (r[0].kind,), "local", r[0].seq) if r[1] else None)
         return result_box[0], meta
 
     async def _load_many_for_write(
@@ -408,6 +419,7 @@ class Store:
         return {doc_id: _load(doc_id, chunks)
                 for doc_id, chunks in (await self._read_parts(c, doc_ids)).items()}
 
+    @translated
     async def saved_many(self, doc_ids: list[str]) -> dict[str, bytes]:
         """Whole documents as Automerge save() bytes. A document without a tail is its
         stored snapshot as is (no Automerge work); one with a tail is loaded and saved
@@ -503,13 +515,16 @@ class Store:
                 await _advance_received(c, peer_id, received_seq, scope_fp)
             return changed
 
-        await self._write(run)
-        if changed:
-            self._notify(Committed(tuple(m.doc_id for m in changed),
-                                   tuple(m.kind for m in changed), origin, changed[-1].seq))
-        return changed
+        def told(changed: list[DocMeta]) -> Committed | None:
+            if not changed:
+                return None
+            return Committed(tuple(m.doc_id for m in changed), tuple(m.kind for m in changed),
+                             origin, changed[-1].seq)
+
+        return await self._write(run, told)
 
     # --- reading ---------------------------------------------------------------------
+    @translated
     async def meta(self, doc_id: str) -> DocMeta:
         async with self._r.execute(
             "SELECT kind, scope, heads, seq, updated_at, last_from FROM docs WHERE doc_id = ?",
@@ -520,6 +535,7 @@ class Store:
             raise DocNotFound(f"no record {doc_id}", doc_id=doc_id)
         return DocMeta(doc_id, *row)
 
+    @translated
     async def load(self, doc_id: str) -> Document:
         """A private copy of the current document (safe to read; edits go through edit)."""
         async with self._r.execute("SELECT heads FROM docs WHERE doc_id = ?", (doc_id,)) as cur:
@@ -539,6 +555,7 @@ class Store:
         """The whole document as Automerge ``save()`` bytes (what a peer new to it needs)."""
         return (await self.load(doc_id)).save()
 
+    @translated
     async def changes_since(self, seq: int, *, readable: ScopeSet, limit: int = 500,
                             exclude_from: str | None = None) -> FeedPage:
         """One page of the feed: documents changed after ``seq`` in ``readable`` scopes,
@@ -567,11 +584,13 @@ class Store:
             upto = max(seq, top)
         return FeedPage(entries, upto, more)
 
+    @translated
     async def current_seq(self) -> int:
         async with self._r.execute("SELECT value FROM counters WHERE name = 'seq'") as cur:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
+    @translated
     async def count_since(self, seq: int, *, readable: ScopeSet,
                           exclude_from: str | None = None) -> int:
         where, params = readable.sql("scope")
@@ -584,12 +603,14 @@ class Store:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
+    @translated
     async def query(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
         """Read-only query on the projection tables (for node services and the relay)."""
         async with self._r.execute(sql, tuple(params)) as cur:
             return list(await cur.fetchall())
 
     # --- peers -------------------------------------------------------------------------
+    @translated
     async def peer(self, peer_id: str) -> dict[str, Any]:
         async with self._r.execute(
             "SELECT received_seq, sent_seq, scope_fp, last_seen, label FROM peers "
@@ -602,6 +623,7 @@ class Store:
         keys = ("received_seq", "sent_seq", "scope_fp", "last_seen", "label")
         return {"peer_id": peer_id, **dict(zip(keys, row))}
 
+    @translated
     async def peers(self) -> list[dict[str, Any]]:
         rows = await self.query("SELECT peer_id FROM peers ORDER BY last_seen DESC")
         return [await self.peer(r[0]) for r in rows]
@@ -644,6 +666,7 @@ class Store:
 
         await self._write(run)
 
+    @translated
     async def sync_log(self, limit: int = 50) -> list[dict[str, Any]]:
         cur = await self._r.execute(
             "SELECT started_at, finished_at, peer_id, peer_label, ok, docs_sent, docs_received, "
@@ -655,6 +678,7 @@ class Store:
         return [dict(zip(names, r)) for r in rows]
 
     # --- maintenance -------------------------------------------------------------------
+    @translated
     async def compact(self, *, progress: Callable[[int, int], None] | None = None) -> int:
         """Save every document with a tail whole again; returns how many were compacted."""
         rows = await self.query("SELECT doc_id FROM docs WHERE tail_count > 0")
@@ -670,6 +694,7 @@ class Store:
                 progress(i, len(rows))
         return len(rows)
 
+    @translated
     async def check(self, *, progress: Callable[[int, int], None] | None = None) -> list[str]:
         """Integrity check: SQLite's own, then every document loads with its stored heads
         and has a projection. Returns problems in plain words (empty: healthy)."""

@@ -7,6 +7,10 @@ translate for people; the message is for logs and developers.
     ├── NotAStore          the file exists but is not a villagecourt store
     ├── NewerSchema        the store was written by a newer version of villagecourt
     ├── StoreLocked        another process holds the write lock for too long
+    ├── StoreFull          the disk (or SQLite's file size limit) is full
+    ├── StoreReadOnly      the store file or its folder cannot be written
+    ├── StoreIOError       the operating system failed to read or write the file
+    ├── StoreInternal      any other SQLite error (a bug of ours: the message says which)
     ├── DocNotFound        no document with that id
     ├── CorruptDoc         stored bytes do not load as an Automerge document
     └── ValidationError    a record edit breaks a domain rule (bad category, transition...)
@@ -35,6 +39,22 @@ class NewerSchema(StoreError):
 
 class StoreLocked(StoreError):
     code = "store_locked"
+
+
+class StoreFull(StoreError):
+    code = "store_full"
+
+
+class StoreReadOnly(StoreError):
+    code = "store_readonly"
+
+
+class StoreIOError(StoreError):
+    code = "store_io"
+
+
+class StoreInternal(StoreError):
+    code = "store_internal"
 
 
 class DocNotFound(StoreError):

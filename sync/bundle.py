@@ -48,6 +48,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from store import Incoming, Store, StoreError
 from store.amdoc import read as amdoc_read
 from store.blobs import BlobStore
+from store.files import private_dir, write_private
 from store.records import CONTENT, KINDS, REVOCATION, check_scope
 
 from . import revocations, sealbox
@@ -351,11 +352,10 @@ def remember_cert(store: Store, peer_store: str, der: bytes) -> None:
     village to it."""
     if not all(c in "0123456789abcdef" for c in peer_store) or not peer_store:
         return
-    d = _peer_certs_dir(store)
-    d.mkdir(exist_ok=True)
+    d = private_dir(_peer_certs_dir(store))  # in the node's or relay's home: 0700, 0600
     f = d / f"{peer_store}.der"
     if not (f.exists() and f.read_bytes() == der):
-        _write_file(f, der)
+        write_private(f, der)
 
 
 async def remember_cert_async(store: Store, peer_store: str, der: bytes) -> None:

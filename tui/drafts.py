@@ -59,7 +59,7 @@ class Drafts:
         """Write atomically (temp file, rename), readable only by the owner. No fsync: a
         draft saved on every keystroke must stay cheap on an old disk."""
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             raw = json.dumps(data, ensure_ascii=False).encode("utf-8")
             sealed = self._sealer.seal("draft:" + key, raw)
             path = self._path(key)

@@ -34,7 +34,9 @@ class UiState:
     def _save(self) -> None:
         try:
             tmp = self.path.with_name(self.path.name + ".tmp")
-            tmp.write_text(json.dumps({"seen_answers": self.seen_answers}), encoding="utf-8")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # home: 0600
+            with open(fd, "w", encoding="utf-8") as f:
+                f.write(json.dumps({"seen_answers": self.seen_answers}))
             os.replace(tmp, self.path)
         except OSError:
             log.warning("cannot save %s", self.path, exc_info=True)

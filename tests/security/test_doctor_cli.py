@@ -69,16 +69,17 @@ async def test_doctor_reports_health_and_a_relay_that_is_down(
     rc, out, err = await _cli("--home", str(home), "doctor")  # the node's language: en
     assert rc == 0, (out, err)
     lines = out.strip().splitlines()
-    assert len(lines) == 5, lines
+    assert len(lines) == 6, lines
     assert all(line.startswith("✓ ") for line in lines), lines
     assert "Certificate valid for" in lines[0] and "director:KC/A" in lines[0]
     assert lines[1].startswith("✓ The county relay answers")
     assert lines[2].startswith("✓ Clock is right")
     assert lines[3].startswith("✓ The store is intact (")
     assert lines[4].startswith("✓ Disk space is fine")
+    assert lines[5].startswith("✓ Only this user can read the node home")
     assert await _doctor_json(home) == {
         "certificate": "ok", "relay": "ok", "clock": "ok", "store": "ok", "disk": "ok",
-        "exit": "0"}
+        "permissions": "ok", "exit": "0"}
     # The first sync brought a1's cases: the store holds them (and the profile).
     rc, out, _ = await _cli("--home", str(home), "case", "list", "--json")
     assert rc == 0 and len(json.loads(out)) == 3
