@@ -46,8 +46,8 @@ from automerge.core import Document
 from . import amdoc
 from .db import DEFAULT_BUSY_TIMEOUT_MS, open_db, translate
 from .errors import CorruptDoc, DocNotFound, StoreError, ValidationError
-from .projection import Tokenizer, project, search_sql
-from .records import KINDS, check_scope
+from .projection import Projection, Tokenizer, party_names, project, search_sql
+from .records import CASE, CONSULTATION, KINDS, check_scope
 from .scopeset import ScopeSet
 from .sealed import Sealer, search_key
 
@@ -248,6 +248,7 @@ class Store:
         now = _now()
         inserts, snapshots, tails, tail_updates, drop_tails = [], [], [], [], []
         records, followups, metas = [], [], []
+        cases = {w.doc_id: w.doc for w in items if w.kind == CASE}
         for i, w in enumerate(items):
             seq = first + i
             heads = pack_heads(w.doc.get_heads())
@@ -266,11 +267,7 @@ class Store:
                 else:
                     tails.append((w.doc_id, tail_count, self._sealer.seal(w.doc_id, chunk)))
                     tail_updates.append((heads, seq, now, w.last_from, len(chunk), w.doc_id))
-            try:
-                proj = project(w.kind, amdoc.read(w.doc), now, self._tok)
-            except Exception as exc:  # e.g. nesting too deep to read back (RecursionError)
-                raise CorruptDoc(f"document {w.doc_id} cannot be read back: "
-                                 f"{type(exc).__name__}", doc_id=w.doc_id) from exc
+            proj = await self._project(c, w.doc_id, w.kind, w.doc, now, cases)
             r = proj.row
             records.append((w.doc_id, w.kind, w.scope, r["parent"], r["number"], r["title"],
                             r["category"], r["status"], r["village"], r["created_at"],
@@ -307,6 +304,26 @@ class Store:
                 "INSERT INTO followups(doc_id, month, due_date, done_date, satisfaction) "
                 "VALUES(?,?,?,?,?)", followups)
         return metas
+
+    async def _project(self, c: aiosqlite.Connection, doc_id: str, kind: str, doc: Document,
+                       updated_at: str, cases: dict[str, Document]) -> Projection:
+        """The projection of a document; a consultation's text is redacted of the party
+        names of its case (in this batch, cached or stored; none if not here yet)."""
+        try:
+            data = amdoc.read(doc)
+            names: list[str] = []
+            case_id = data.get("case_id") if kind == CONSULTATION else None
+            if isinstance(case_id, str) and case_id:
+                case = cases.get(case_id) or (self._cache.get(case_id) or (None, None))[1]
+                if case is None:
+                    case = (await self._load_docs(c, [case_id])).get(case_id)
+                names = party_names(amdoc.read(case)) if case is not None else []
+            return project(kind, data, updated_at, self._tok, names)
+        except StoreError:
+            raise
+        except Exception as exc:  # e.g. nesting too deep to read back (RecursionError)
+            raise CorruptDoc(f"document {doc_id} cannot be read back: "
+                             f"{type(exc).__name__}", doc_id=doc_id) from exc
 
     def _remember(self, doc_id: str, heads: bytes, doc: Document) -> None:
         self._cache[doc_id] = (heads, doc)
@@ -701,11 +718,7 @@ class Store:
             docs = await self._load_docs(c, [r[0] for r in rows])
             updates = []
             for doc_id, kind, updated_at in rows:
-                try:
-                    r = project(kind, amdoc.read(docs[doc_id]), updated_at, self._tok).row
-                except Exception as exc:  # a document that cannot be read back
-                    raise CorruptDoc(f"document {doc_id} cannot be read back: "
-                                     f"{type(exc).__name__}", doc_id=doc_id) from exc
+                r = (await self._project(c, doc_id, kind, docs[doc_id], updated_at, {})).row
                 updates.append((r["title"], r["search"], r["tokens"], doc_id))
             await c.executemany(
                 "UPDATE records SET title = ?, search = ?, tokens = ? WHERE doc_id = ?", updates)

@@ -216,8 +216,16 @@ class _Builder:
         return "\n".join(p for p in self.parts if p).lower()
 
 
-def project(kind: str, data: dict[str, Any], updated_at: str, tok: Tokenizer) -> Projection:
-    """Projection of one document's current state (see the module docstring)."""
+def party_names(case: dict[str, Any]) -> list[str]:
+    """The names of a case's parties (what its free text is redacted of)."""
+    return [n for n in (_text(p.get("name")) for p in _items(case.get("parties"))
+                        if isinstance(p, dict)) if n.strip()]
+
+
+def project(kind: str, data: dict[str, Any], updated_at: str, tok: Tokenizer,
+            names: Iterable[str] = ()) -> Projection:
+    """Projection of one document's current state (see the module docstring). ``names``:
+    for a consultation, the party names of its case (a case's own are in its data)."""
     row: dict[str, Any] = {
         "parent": None, "number": None, "title": None, "category": None, "status": None,
         "village": None, "created_at": None, "updated_at": updated_at, "closed_at": None,
@@ -228,7 +236,7 @@ def project(kind: str, data: dict[str, Any], updated_at: str, tok: Tokenizer) ->
     if kind == CASE:
         parties = [p for p in _items(data.get("parties")) if isinstance(p, dict)]
         sessions = [s for s in _items(data.get("sessions")) if isinstance(s, dict)]
-        b = _Builder(tok, [_text(p.get("name")) for p in parties if _text(p.get("name")).strip()])
+        b = _Builder(tok, party_names(data))
         for p in parties:
             if _text(p.get("phone")):
                 b.tokens.update(tok.phone(_text(p.get("phone"))))
@@ -255,6 +263,7 @@ def project(kind: str, data: dict[str, Any], updated_at: str, tok: Tokenizer) ->
                                   sat if isinstance(sat, int) and -2**63 <= sat < 2**63
                                   else None))
     elif kind == CONSULTATION:
+        b = _Builder(tok, [n for n in names if n.strip()])
         answered = bool(data.get("answer"))
         b.add(data.get("case_number"), data.get("question"), data.get("answer"))
         row.update(
