@@ -41,10 +41,10 @@ NAME_MASK = "某"
 NAME_PARTS_OF = 16  # parts of a name are tokenized from its first 16 characters
 
 # Personal numbers inside free text. Digits are ASCII after NFKC (full-width ０-９ typed
-# with a Chinese input method become 0-9). A number must stand alone: no digit (or, for an
-# ID number, no letter) right before or after it, so an amount or a longer serial is not cut.
+# with a Chinese input method become 0-9). A number must stand alone: no digit right before
+# or after it, so a longer run of digits (an order or account number) is not cut.
 _PERSONAL = re.compile(
-    r"(?<![0-9A-Za-z])(?P<id>[0-9]{6}(?:18|19|20)[0-9]{9}[0-9Xx])(?![0-9A-Za-z])"
+    r"(?<![0-9])(?P<id>[0-9]{6}(?:18|19|20)[0-9]{9}[0-9Xx])(?![0-9])"
     r"|(?<![0-9])(?:\+?86[ -]?)?(?P<mobile>1[3-9][0-9][ -]?[0-9]{4}[ -]?[0-9]{4})(?![0-9])"
     r"|(?<![0-9])(?P<landline>\(?0[1-9][0-9]{1,2}\)?[ -]?[0-9]{7,8})(?![0-9])"
 )

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 from automerge.core import Document
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from node import Node
 from store import Store, casedoc, new_key
@@ -330,3 +332,26 @@ async def test_a_consultation_is_redacted_of_its_case_party_names(node: Node) ->
     assert {k for k, v in NEEDLES.items() if v in text} == set(), text
     assert "张某要求李某赔偿" in rows[0][0]
     assert (await node.consultations.get(asked.doc_id)).question.startswith(APPLICANT)
+
+
+# --- any text around the numbers ------------------------------------------------------------
+_around = st.text(alphabet=st.sampled_from("纠纷宅基地电话联系称，。：（）张李 abc"), max_size=12)
+_mobile = st.builds(lambda p, n: f"1{p}{n:09d}", st.sampled_from("3456789"),
+                    st.integers(0, 10**9 - 1))
+_landline = st.builds(lambda a, sep, n: f"0{a}{sep}{n:08d}", st.sampled_from(["10", "571", "755"]),
+                      st.sampled_from(["", "-", " "]), st.integers(2 * 10**7, 10**8 - 1))
+_id = st.builds(lambda y, n, c: f"110105{y}{n:07d}{c}", st.integers(1900, 2025),
+                st.integers(0, 10**7 - 1), st.sampled_from("0123456789Xx"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(before=_around, after=_around, number=st.one_of(_mobile, _landline, _id),
+       names=st.lists(st.sampled_from(["张三", "李四光", "欧阳明月"]), max_size=3))
+def test_no_number_or_name_survives_in_any_text(before: str, after: str, number: str,
+                                                names: list[str]) -> None:
+    text = before + number + "".join(names) + after
+    r = redact(text, ["张三", "李四光", "欧阳明月"], TOK)
+    digits = "".join(c for c in number if c.isdigit())
+    assert digits[-8:] not in r.text  # no run of the number's last 8 digits is left
+    assert not any(n in r.text for n in names), r.text
+    assert r.tokens  # the number's token at least
