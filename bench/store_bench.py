@@ -411,7 +411,7 @@ def compare(args: argparse.Namespace, argv: list[str]) -> None:
         print(f"== before: {args.compare} ==", file=sys.stderr, flush=True)
         subprocess.run([sys.executable, str(Path(__file__).resolve()), *rest,
                         "--home", str(old_home), "--json", str(before_json)],
-                       check=True, env=env, cwd=src)
+                       check=True, env=env, cwd=src, stdout=sys.stderr)
         before = json.loads(before_json.read_text(encoding="utf-8"))
         print("== after: working tree ==", file=sys.stderr, flush=True)
         after = asyncio.run(main_async(args))
