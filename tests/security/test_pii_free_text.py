@@ -33,7 +33,10 @@ def _needles(party_phone: str, party_id: str) -> dict[str, str]:
 def _scan(files: list[Path], needles: dict[str, str]) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for path in files:
-        data = path.read_bytes()
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:  # a *.part renamed into place meanwhile: read at close
+            continue
         for label, text in needles.items():
             if text.encode("utf-8") in data:
                 found.setdefault(label, []).append(str(path))
