@@ -1,6 +1,7 @@
 """Benchmark: one village node's store at 10,000 cases (issue #2).
 
     python -m bench.store_bench [--cases 10000] [--repeats 5] [--home DIR] [--json FILE]
+                                [--compare COMMIT]
 
 Builds a node in a temporary home (or ``--home``, which must not exist yet) and registers
 ``--cases`` cases through ``node.cases.register`` — the real API path: validation, a case
@@ -14,13 +15,20 @@ Measured:
   * ms per case created — wall time of ``register`` calls ÷ cases, and the per-call
     median and 95th percentile;
   * a filtered list of 50 — ``node.cases.search(...)`` with a category/status filter, with
-    a Chinese text query, with a party name, and the unfiltered first page (median and
-    worst of ``--repeats`` runs each; target < 50 ms);
+    a Chinese text query, with a party name, a party's phone and its last 4 digits, and
+    the unfiltered first page (median and worst of ``--repeats`` runs each; target
+    < 50 ms);
   * bytes on disk per case — store.db plus its WAL after the WAL is checkpointed (the node
     closed), ÷ cases; also after ``store.compact()`` folded every change tail;
   * cold open — ``Node.open`` in a fresh Python process (median of ``--repeats``
     processes; target < 1 s), and that process's whole run (interpreter, imports, open,
     first list of 50).
+
+``--compare COMMIT`` runs this same script first on the code of an older commit (``git
+archive`` into a temporary folder, put first on ``PYTHONPATH``), with the same arguments
+and data, then on the working tree, and prints both and their differences; then it opens
+the store the old code built with the new code, timing the migration (issue #12: the
+index is rebuilt from every document). The load average is printed with each run.
 
 The operating system's page cache is not dropped between runs (that needs root and would
 disturb the machine); "cold" means a new process with no in-memory state of its own.
@@ -199,11 +207,20 @@ async def measure_lists(home: Path, repeats: int) -> list[dict[str, Any]]:
         # A common surname and a name that is in the data, found once through the API.
         some = await node.cases.search(limit=1, offset=123)
         party_name = (await node.cases.get(some[0].doc_id)).parties[0].name
+        phone = ""
+        for offset in range(123, 400):  # a party with a phone (90 % have one)
+            row = (await node.cases.search(limit=1, offset=offset))[0]
+            phone = next((p.phone for p in (await node.cases.get(row.doc_id)).parties
+                          if p.phone), "")
+            if phone:
+                break
         queries: list[tuple[str, dict[str, Any]]] = [
             ("category + status filter", {"category": "neighbour", "status": "mediating"}),
             ("Chinese text + category", {"query": "宅基地", "category": "neighbour"}),
             ("Chinese text, 2 words", {"query": "赔偿 纠纷"}),
             ("party full name", {"query": party_name}),
+            ("party phone", {"query": phone}),
+            ("phone, last 4 digits", {"query": phone[-4:]}),
             ("open cases, no text", {"open_only": True}),
             ("unfiltered first page", {}),
             (NO_MATCH, {"query": "不存在的词语"}),
@@ -258,6 +275,10 @@ def machine() -> dict[str, str]:
             "platform": sys.platform}
 
 
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     tmp = None
     if args.home:
@@ -269,6 +290,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         home = Path(tmp) / "node"
     try:
         print(f"building {args.cases} cases in {home} ...", file=sys.stderr, flush=True)
+        load_start = load()
         t = time.perf_counter()
         api_cases = min(args.api_cases, args.cases)
         built = await build(home, args.cases, api_cases, args.seed)
@@ -281,6 +303,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         opens = cold_opens(home, args.repeats)
         return {
             "machine": machine(), "cases": args.cases, "repeats": args.repeats,
+            "load_start": load_start, "load_end": load(),
+            "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="minutes"),
             "build_s": build_s,
             "register_ms_per_case": ms(sum(reg) / len(reg)),
             "register_ms_median": ms(statistics.median(reg)),
@@ -309,6 +333,8 @@ def report(r: dict[str, Any]) -> str:
     lines = [
         f"store benchmark: {r['cases']:,} cases, {r['repeats']} repeats "
         f"(Python {r['machine']['python']}, {r['machine']['cpus']} CPUs)",
+        f"{r.get('date', '')}, load average {r.get('load_start', '?')} at the start, "
+        f"{r.get('load_end', '?')} at the end",
         "",
         f"{'figure':<44}{'median':>12}{'worst':>12}  target",
         "-" * 80,
@@ -345,6 +371,74 @@ def report(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+async def migrate_old(home: Path) -> dict[str, Any]:
+    """Open a store the old code built with this code: the migration's time (in a fresh
+    process, as a node would at its first start after the upgrade)."""
+    code = ("import asyncio, json, sys, time\n"
+            "from node import Node\n"
+            "async def main():\n"
+            "    t = time.perf_counter()\n"
+            "    node = await Node.open(sys.argv[1])\n"
+            "    opened = time.perf_counter() - t\n"
+            "    rows = await node.store.query(\n"
+            "        \"SELECT count(*) FROM records WHERE tokens != ''\")\n"
+            "    await node.close()\n"
+            "    print(json.dumps({'open_s': opened, 'tokenized': rows[0][0]}))\n"
+            "asyncio.run(main())\n")
+    out = await asyncio.to_thread(subprocess.run, [sys.executable, "-c", code, str(home)],
+                                  check=True, capture_output=True, text=True)
+    got: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return got
+
+
+def compare(args: argparse.Namespace, argv: list[str]) -> None:
+    """Run this script on the code of ``args.compare``, then on the working tree."""
+    root = Path(__file__).resolve().parents[1]
+    tmp = Path(tempfile.mkdtemp(prefix="vc-store-bench-compare-"))
+    try:
+        src = tmp / "src"
+        src.mkdir()
+        archive = subprocess.run(["git", "-C", str(root), "archive", args.compare],
+                                 check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(src)], input=archive, check=True)
+        rest = [a for i, a in enumerate(argv)
+                if a != "--compare" and (i == 0 or argv[i - 1] != "--compare")
+                and not a.startswith("--compare=")]
+        rest = [a for i, a in enumerate(rest) if a not in ("--home", "--json", "--keep")
+                and (i == 0 or rest[i - 1] not in ("--home", "--json"))]
+        env = {**os.environ, "PYTHONPATH": str(src)}
+        before_json, old_home = tmp / "before.json", tmp / "old-node"
+        print(f"== before: {args.compare} ==", file=sys.stderr, flush=True)
+        subprocess.run([sys.executable, str(Path(__file__).resolve()), *rest,
+                        "--home", str(old_home), "--json", str(before_json)],
+                       check=True, env=env, cwd=src, stdout=sys.stderr)
+        before = json.loads(before_json.read_text(encoding="utf-8"))
+        print("== after: working tree ==", file=sys.stderr, flush=True)
+        after = asyncio.run(main_async(args))
+        load_m = load()
+        migration = asyncio.run(migrate_old(old_home))
+        print(f"\n== before: {args.compare} ==\n{report(before)}\n\n== after ==\n"
+              f"{report(after)}\n")
+        print(f"{'figure (median ms)':<44}{'before':>12}{'after':>12}")
+        print("-" * 68)
+        print(f"{'register (mean)':<44}{before['register_ms_per_case']:>12.2f}"
+              f"{after['register_ms_per_case']:>12.2f}")
+        old = {q["label"]: q for q in before["lists"]}
+        for q in after["lists"]:
+            b = old.get(q["label"])
+            was = f"{b['median_ms']:>8.2f} [{b['matches']:>5}]" if b else f"{'-':>16}"
+            print(f"{q['label']:<44}{was:>16}{q['median_ms']:>8.2f} [{q['matches']:>5}]")
+        print(f"\nmigration: the old store of {args.cases:,} cases opened by this code in "
+              f"{migration['open_s']:.2f} s ({migration['tokenized']:,} records tokenized; "
+              f"load {load_m})")
+        if args.json:
+            Path(args.json).write_text(json.dumps(
+                {"before": before, "after": after, "migration": migration,
+                 "compare": args.compare}, ensure_ascii=False, indent=2), encoding="utf-8")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--cases", type=int, default=10_000)
@@ -356,7 +450,13 @@ def main() -> None:
     p.add_argument("--home", help="build the node here (a new directory) instead of a temp dir")
     p.add_argument("--keep", action="store_true", help="keep the temporary node")
     p.add_argument("--json", help="also write the figures to this file")
+    p.add_argument("--compare", metavar="COMMIT",
+                   help="first run this benchmark on the code of an older commit, then on "
+                        "the working tree, and print both (see the module docstring)")
     args = p.parse_args()
+    if args.compare:
+        compare(args, sys.argv[1:])
+        return
     result = asyncio.run(main_async(args))
     print(report(result))
     if args.json:

@@ -149,19 +149,19 @@ class CaseService:
             args.append(status)
         if open_only:
             where.append("status != 'closed'")
-        for term in query.lower().split():
-            # Substring match: works for Chinese without a word segmenter. ESCAPE keeps
-            # a typed % or _ literal.
-            escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            where.append("search LIKE ? ESCAPE '\\'")
-            args.append(f"%{escaped}%")
+        # Every word: a substring of the text without personal data (works for Chinese
+        # without a word segmenter), or a phone, ID number or party name by its token.
+        terms, term_args = self._store.search_where(query)
+        where += terms
+        args += term_args
         return " AND ".join(where), args
 
     async def search(self, query: str = "", *, category: str | None = None,
                      status: str | None = None, open_only: bool = False, limit: int = 50,
                      offset: int = 0) -> list[CaseRow]:
-        """Cases matching every word of ``query`` (case number, title, party names,
-        description, sessions), newest activity first."""
+        """Cases matching every word of ``query`` (case number, title, description,
+        sessions, agreement; a party's full name, surname, phone, its last 4 digits or ID
+        number), newest activity first."""
         where, args = self._filters(query, category, status, open_only)
         rows = await self._store.query(
             f"SELECT {_ROW_COLS} FROM records WHERE {where} "

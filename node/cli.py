@@ -1,7 +1,8 @@
 """The ``villagecourt`` command.
 
 Exit codes: 0 ok; 2 usage (argparse, and any argument that is not valid UTF-8); 1 failure,
-with one line on stderr saying why in the node's language. ``--json`` on every read command prints machine-readable output.
+with one line on stderr saying why in the node's language. ``--json`` on every read command
+prints machine-readable output.
 The node home is ``--home``, else $VILLAGECOURT_HOME, else the platform's data directory.
 Commands that belong to sync, the relay and security register themselves through
 ``COMMAND_GROUPS`` so this file stays the wiring of the node's own commands.

@@ -49,10 +49,10 @@ from automerge.core import Document
 from . import amdoc
 from .db import DEFAULT_BUSY_TIMEOUT_MS, open_db, run_to_end, translate, translated
 from .errors import CorruptDoc, DocNotFound, StoreError, ValidationError
-from .projection import project
-from .records import KINDS, check_scope
+from .projection import Projection, Tokenizer, party_names, project, search_sql
+from .records import CASE, CONSULTATION, KINDS, check_scope
 from .scopeset import ScopeSet
-from .sealed import Sealer
+from .sealed import Sealer, search_key
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -63,6 +63,7 @@ CACHE_DOCS = 512  # loaded documents kept in memory (a case is a few KB)
 HEAD_BYTES = 32
 SQL_BATCH = 500  # ids per IN (...) list, well under SQLite's 32,766 parameters
 SYNC_LOG_KEEP = 1000  # sessions kept in sync_log
+REPROJECT_BATCH = 500  # records per transaction when the index is rebuilt on open
 
 
 def pack_heads(heads: Iterable[bytes]) -> bytes:
@@ -131,11 +132,12 @@ class Store:
     """See the module docstring. Open with ``await Store.open(path, key=...)``."""
 
     def __init__(self, path: Path, w: aiosqlite.Connection, r: aiosqlite.Connection,
-                 sealer: Sealer, store_id: str) -> None:
+                 sealer: Sealer, store_id: str, tok: Tokenizer | None = None) -> None:
         self.path = path
         self._w = w
         self._r = r
         self._sealer = sealer
+        self._tok = tok or Tokenizer(search_key(None))
         self.store_id = store_id
         self._lock = asyncio.Lock()
         # One Automerge actor for every edit this process makes (not one per load, which
@@ -148,17 +150,28 @@ class Store:
     # --- life cycle ------------------------------------------------------------------
     @classmethod
     async def open(cls, path: Path | str, *, key: bytes | None,
-                   busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> "Store":
+                   busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+                   progress: Callable[[int, int], None] | None = None) -> "Store":
+        """``progress(done, total)`` is told how a rebuild of the index goes (a store
+        made by an older program is projected again from its documents on first open)."""
         path = Path(path)
         w = await open_db(path, busy_timeout_ms=busy_timeout_ms)
         try:
+            # Deleted and overwritten rows are zeroed, not left readable in free space.
+            await w.execute("PRAGMA secure_delete = ON")
             store_id = await _ensure_store_id(w)
             r = await aiosqlite.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
             await r.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         except sqlite3.Error as exc:
             await w.close()
             raise translate(exc, path) from exc
-        return cls(path, w, r, Sealer(key), store_id)
+        store = cls(path, w, r, Sealer(key), store_id, Tokenizer(search_key(key)))
+        try:
+            await store._reproject(progress)
+        except BaseException:
+            await store.close()
+            raise
+        return store
 
     async def close(self) -> None:
         async with self._lock:
@@ -248,6 +261,7 @@ class Store:
         now = _now()
         inserts, snapshots, tails, tail_updates, drop_tails = [], [], [], [], []
         records, followups, metas = [], [], []
+        cases = {w.doc_id: w.doc for w in items if w.kind == CASE}
         for i, w in enumerate(items):
             seq = first + i
             heads = pack_heads(w.doc.get_heads())
@@ -266,15 +280,12 @@ class Store:
                 else:
                     tails.append((w.doc_id, tail_count, self._sealer.seal(w.doc_id, chunk)))
                     tail_updates.append((heads, seq, now, w.last_from, len(chunk), w.doc_id))
-            try:
-                proj = project(w.kind, amdoc.read(w.doc), now)
-            except Exception as exc:  # e.g. nesting too deep to read back (RecursionError)
-                raise CorruptDoc(f"document {w.doc_id} cannot be read back: "
-                                 f"{type(exc).__name__}", doc_id=w.doc_id) from exc
+            proj = await self._project(c, w.doc_id, w.kind, w.doc, now, cases)
             r = proj.row
             records.append((w.doc_id, w.kind, w.scope, r["parent"], r["number"], r["title"],
                             r["category"], r["status"], r["village"], r["created_at"],
-                            r["updated_at"], r["closed_at"], r["outcome"], r["search"]))
+                            r["updated_at"], r["closed_at"], r["outcome"], r["search"],
+                            r["tokens"]))
             followups += [(w.doc_id, m, due, done, sat) for m, due, done, sat in proj.followups]
             self._remember(w.doc_id, heads, w.doc)
             metas.append(DocMeta(w.doc_id, w.kind, w.scope, heads, seq, now, w.last_from))
@@ -296,8 +307,8 @@ class Store:
                 tail_updates)
         await c.executemany(
             "INSERT OR REPLACE INTO records(doc_id, kind, scope, parent, number, title, "
-            "category, status, village, created_at, updated_at, closed_at, outcome, search) "
-            "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)", records)
+            "category, status, village, created_at, updated_at, closed_at, outcome, search, "
+            "tokens) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", records)
         if any(w.old is not None for w in items):
             await c.executemany("DELETE FROM followups WHERE doc_id = ?",
                                 [(w.doc_id,) for w in items if w.old is not None])
@@ -306,6 +317,26 @@ class Store:
                 "INSERT INTO followups(doc_id, month, due_date, done_date, satisfaction) "
                 "VALUES(?,?,?,?,?)", followups)
         return metas
+
+    async def _project(self, c: aiosqlite.Connection, doc_id: str, kind: str, doc: Document,
+                       updated_at: str, cases: dict[str, Document]) -> Projection:
+        """The projection of a document; a consultation's text is redacted of the party
+        names of its case (in this batch, cached or stored; none if not here yet)."""
+        try:
+            data = amdoc.read(doc)
+            names: list[str] = []
+            case_id = data.get("case_id") if kind == CONSULTATION else None
+            if isinstance(case_id, str) and case_id:
+                case = cases.get(case_id) or (self._cache.get(case_id) or (None, None))[1]
+                if case is None:
+                    case = (await self._load_docs(c, [case_id])).get(case_id)
+                names = party_names(amdoc.read(case)) if case is not None else []
+            return project(kind, data, updated_at, self._tok, names)
+        except StoreError:
+            raise
+        except Exception as exc:  # e.g. nesting too deep to read back (RecursionError)
+            raise CorruptDoc(f"document {doc_id} cannot be read back: "
+                             f"{type(exc).__name__}", doc_id=doc_id) from exc
 
     def _remember(self, doc_id: str, heads: bytes, doc: Document) -> None:
         self._cache[doc_id] = (heads, doc)
@@ -603,6 +634,12 @@ class Store:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
+    def search_where(self, query: str) -> tuple[list[str], list[Any]]:
+        """WHERE clauses (AND them) and parameters matching ``query`` on ``records``:
+        phones, ID numbers and full party names by their keyed tokens, other words by
+        substring of the text without personal data (store/projection.py)."""
+        return search_sql(query, self._tok)
+
     @translated
     async def query(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
         """Read-only query on the projection tables (for node services and the relay)."""
@@ -678,6 +715,48 @@ class Store:
         return [dict(zip(names, r)) for r in rows]
 
     # --- maintenance -------------------------------------------------------------------
+    async def _reproject(self, progress: Callable[[int, int], None] | None) -> int:
+        """Project every record again from its document when a migration asked for it
+        (meta 'reproject'): batches of REPROJECT_BATCH in doc id order, each committed
+        with the position reached, so an interrupted rebuild goes on at the next open.
+        Then the WAL is checkpointed and truncated: no page of the old index stays in it."""
+        if not await self.query("SELECT 1 FROM meta WHERE key = 'reproject'"):
+            return 0
+        total = int((await self.query("SELECT count(*) FROM records"))[0][0])
+        done = 0
+        log.info("event=reindex total=%d", total)
+
+        async def batch(c: aiosqlite.Connection) -> int:
+            async with c.execute("SELECT value FROM meta WHERE key = 'reproject_after'") as cur:
+                row = await cur.fetchone()
+            after = str(row[0]) if row else ""
+            async with c.execute(
+                "SELECT doc_id, kind, updated_at FROM records WHERE doc_id > ? "
+                "ORDER BY doc_id LIMIT ?", (after, REPROJECT_BATCH)
+            ) as cur:
+                rows = list(await cur.fetchall())
+            if not rows:
+                await c.execute("DELETE FROM meta WHERE key IN ('reproject', 'reproject_after')")
+                return 0
+            docs = await self._load_docs(c, [r[0] for r in rows])
+            updates = []
+            for doc_id, kind, updated_at in rows:
+                r = (await self._project(c, doc_id, kind, docs[doc_id], updated_at, {})).row
+                updates.append((r["title"], r["search"], r["tokens"], doc_id))
+            await c.executemany(
+                "UPDATE records SET title = ?, search = ?, tokens = ? WHERE doc_id = ?", updates)
+            await c.execute("INSERT OR REPLACE INTO meta(key, value) "
+                            "VALUES('reproject_after', ?)", (rows[-1][0],))
+            return len(rows)
+
+        while n := await self._write(batch):
+            done += n
+            log.info("event=reindex done=%d total=%d", done, total)
+            if progress:
+                progress(done, total)
+        await self._w.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return done
+
     @translated
     async def compact(self, *, progress: Callable[[int, int], None] | None = None) -> int:
         """Save every document with a tail whole again; returns how many were compacted."""

@@ -13,7 +13,9 @@ from __future__ import annotations
 import os
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from .errors import CorruptDoc
 
@@ -57,3 +59,17 @@ class Sealer:
         except InvalidTag:
             raise CorruptDoc(f"document {doc_id} does not open with this store's key",
                              doc_id=doc_id) from None
+
+
+SEARCH_KEY_INFO = b"villagecourt/search-tokens/v1"
+# Stores opened without a key (tests that read raw bytes on purpose) still hash personal
+# values in their index, with this fixed key: such a store protects nothing anyway.
+_NO_KEY = bytes(KEY_BYTES)
+
+
+def search_key(store_key: bytes | None) -> bytes:
+    """The key of the search index's tokens (store/projection.py), derived from the store
+    key with HKDF-SHA256: kept wherever the store key is kept (its file, its backup), never
+    stored itself, and independent of it (a token says nothing about the sealing key)."""
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None,
+                info=SEARCH_KEY_INFO).derive(store_key if store_key is not None else _NO_KEY)
