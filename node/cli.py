@@ -589,7 +589,35 @@ def cmd_tui(args: argparse.Namespace) -> int:
 
 
 # --- parser --------------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
+# Commands whose parsers are large (the relay's ~25 actions, the bundle's): built only when
+# the command line names them, or asks for help, so `case list` does not pay for them.
+_LARGE = ("relay", "bundle")
+
+
+def _command_word(argv: list[str]) -> str | None:
+    """The command an argument list runs (``case`` of ``--home H case list``), None when
+    it is not plain (help, or no command)."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg in ("-h", "--help"):
+            return None
+        if arg in ("--home", "--lang"):
+            skip = True
+            continue
+        if arg.startswith("-"):
+            continue
+        return arg
+    return None
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The whole parser; given ``argv`` whose command is not one of ``_LARGE``, without
+    their subcommands (they keep a one-line entry in the help)."""
+    word = _command_word(argv) if argv is not None else None
+    full = word is None or word in _LARGE or any(a in ("-h", "--help") for a in argv or [])
     p = argparse.ArgumentParser(
         prog="villagecourt",
         description="Offline-first records for village shared courts (共享法庭).",
@@ -731,13 +759,17 @@ def build_parser() -> argparse.ArgumentParser:
     # The CLI is the composition root: it alone wires the relay's commands in. Adding them
     # imports nothing heavy (aiohttp, x509, the relay's server): each command imports what
     # it needs when it runs, so `case list` starts in a fraction of a second.
-    from relay.cli import add_commands as add_relay_commands
+    if not full:
+        sub.add_parser("relay", help="the county relay")
+        sub.add_parser("bundle", help="records and content on a USB stick (no network)")
+    else:
+        from relay.cli import add_commands as add_relay_commands
 
-    add_relay_commands(sub)
-    # USB bundles (issue #8): node/bundles.py, with the relay's side wired in here.
-    from .bundles import add_commands as add_bundle_commands
+        add_relay_commands(sub)
+        # USB bundles (issue #8): node/bundles.py, with the relay's side wired in here.
+        from .bundles import add_commands as add_bundle_commands
 
-    add_bundle_commands(sub, relay=_relay_bundle)
+        add_bundle_commands(sub, relay=_relay_bundle)
     for add in COMMAND_GROUPS:
         add(sub)
     return p
@@ -781,9 +813,9 @@ def _not_utf8(argv: list[str]) -> tuple[int, str] | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
     if argv is None:
         argv = sys.argv[1:]
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     # People read the one-line error; details go to the log with -v.
     logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR,
