@@ -526,6 +526,28 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return asyncio.run(_with_node(args, run))
 
 
+def cmd_kit_build(args: argparse.Namespace) -> int:
+    from .kit import KitError, build_kit
+
+    lang = _lang(args)
+    try:
+        kit = build_kit(Path(args.out), platform=args.platform,
+                        python_version=args.python_version,
+                        find_links=[Path(d) for d in args.find_links or []],
+                        no_index=args.no_index)
+    except KitError as exc:
+        log.info("kit build failed: %s", exc)
+        print(f"villagecourt: {i18n.t(lang, 'kit_failed', reason=exc)}", file=sys.stderr)
+        return 1
+    if args.json:
+        emit_json({"path": str(kit.path), "wheels": kit.wheels,
+                   "install": str(kit.install_script)})
+    else:
+        print(i18n.t(lang, "kit_done", path=kit.path, n=len(kit.wheels),
+                     script=kit.install_script))
+    return 0
+
+
 DEMO_VILLAGE = ("BY", "白云村", "KC")
 
 
@@ -747,6 +769,20 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     s.add_argument("--lang", choices=LANGUAGES, default=argparse.SUPPRESS)
     s.add_argument("--no-sync", action="store_true", help="do not fetch the village's records")
     s.set_defaults(func=cmd_provision)
+
+    kit = sub.add_parser("kit", help="an offline installation kit for a USB stick"
+                         ).add_subparsers(dest="kit_cmd", metavar="ACTION")
+    kit.required = True
+    s = kit.add_parser("build", help="write the wheels and install.sh (needs the package index)")
+    s.add_argument("--out", required=True, help="the kit's folder, e.g. /media/usb/kit")
+    s.add_argument("--platform", help="pip's platform tag of the village PC, e.g. "
+                                      "manylinux2014_x86_64, win_amd64 (default: this one)")
+    s.add_argument("--python-version", help="the village PC's Python, e.g. 3.11")
+    s.add_argument("--find-links", action="append", metavar="DIR",
+                   help="wheels already here to use (repeatable)")
+    s.add_argument("--no-index", action="store_true", help="only --find-links, no index")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_kit_build)
 
     s = sub.add_parser("doctor", help="check certificate, relay, clock, store and disk")
     s.add_argument("--json", action="store_true")

@@ -148,6 +148,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "not_yet_valid": "证书尚未生效，请检查本机时间。",
         "revoked": "该节点已被吊销，拒绝同步。",
         "bad_certificate": "证书无效。",
+        "kit_done": "离线安装包已写入 {path}：{n} 个安装文件。在村里的电脑上运行：sh {script}",
+        "kit_failed": "离线安装包没有做成：{reason}",
+        "serve_port_taken": "局域网端口 {port} 已被占用（{reason}），改用空闲端口 {new}。",
     },
     "en": {
         "bad_category": "Unknown dispute category \"{value}\". One of: {allowed}",
@@ -287,6 +290,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "not_yet_valid": "The certificate is not valid yet; check this computer's clock.",
         "revoked": "This node has been revoked; sync refused.",
         "bad_certificate": "The certificate is not valid.",
+        "kit_done": "Offline kit written to {path}: {n} wheels. On the village PC run: sh {script}",
+        "kit_failed": "The offline kit was not built: {reason}",
+        "serve_port_taken": "LAN port {port} is taken ({reason}); using the free port {new}.",
     },
 }
 
