@@ -399,7 +399,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         media = await MediaService.from_config(node).open()
         syncer = Syncer(node, listen_host=args.host, listen_port=args.port,
                         discovery=not args.no_discovery, discovery_interfaces=interfaces,
-                        media=media)
+                        media=media, free_port_if_taken=True)
         shown: dict[str, int] = {}
 
         def on_event(event: Any) -> None:
@@ -437,7 +437,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         node.events.subscribe(on_event)
         try:
             async with syncer:
-                print(i18n.t(lang, "serve_listening", port=syncer.bound_port,
+                if syncer.port_taken is not None:
+                    print(i18n.t(lang, "serve_port_taken", port=node.config.listen_port
+                                 if args.port is None else args.port,
+                                 reason=syncer.port_taken.strerror or syncer.port_taken,
+                                 new=syncer.bound_port), file=sys.stderr, flush=True)
+                if syncer.bound_port is None:
+                    print(i18n.t(lang, "serve_no_lan"), file=sys.stderr, flush=True)
+                lan = syncer.bound_port or i18n.t(lang, "none")
+                print(i18n.t(lang, "serve_listening", port=lan,
                              relay=node.config.relay_url or i18n.t(lang, "none")), flush=True)
                 stop = asyncio.Event()
                 loop = asyncio.get_running_loop()

@@ -151,6 +151,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "kit_done": "离线安装包已写入 {path}：{n} 个安装文件。在村里的电脑上运行：sh {script}",
         "kit_failed": "离线安装包没有做成：{reason}",
         "serve_port_taken": "局域网端口 {port} 已被占用（{reason}），改用空闲端口 {new}。",
+        "serve_no_lan": "无法监听局域网端口：本村其他电脑找不到本机，只与县级中继同步。",
     },
     "en": {
         "bad_category": "Unknown dispute category \"{value}\". One of: {allowed}",
@@ -293,6 +294,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "kit_done": "Offline kit written to {path}: {n} wheels. On the village PC run: sh {script}",
         "kit_failed": "The offline kit was not built: {reason}",
         "serve_port_taken": "LAN port {port} is taken ({reason}); using the free port {new}.",
+        "serve_no_lan": "Cannot listen on a LAN port: the village's other PCs cannot find "
+                        "this one; syncing with the county relay only.",
     },
 }
 
