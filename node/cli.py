@@ -156,23 +156,37 @@ def cmd_case_list(args: argparse.Namespace) -> int:
     lang = _lang(args)
 
     async def run(node: Node) -> int:
+        from .cases import MAX_PAGE
+
         query = " ".join(args.query or [])
-        rows = await node.cases.search(query, category=args.category, status=args.status,
-                                       open_only=args.open, limit=args.limit)
+        filters = {"category": args.category, "status": args.status, "open_only": args.open}
+        offset = args.offset if args.offset is not None else (args.page - 1) * args.limit
+        if args.all:  # every match, a page of the store's at a time
+            rows, offset = [], 0
+            while True:
+                page = await node.cases.search(query, **filters, limit=MAX_PAGE,
+                                               offset=len(rows))
+                rows += page
+                if len(page) < MAX_PAGE:
+                    break
+        else:
+            rows = await node.cases.search(query, **filters, limit=args.limit, offset=offset)
+        total = await node.cases.count(query, **filters)
         if args.json:
             emit_json([r.as_dict() for r in rows])
             return 0
         if not rows:
             print(i18n.t(lang, "no_cases"))
             return 0
-        total = await node.cases.count(query, category=args.category, status=args.status,
-                                       open_only=args.open)
         print(_pad(i18n.t(lang, "col_number"), 14) + _pad(i18n.t(lang, "col_status"), 12)
               + _pad(i18n.t(lang, "col_category"), 12) + i18n.t(lang, "col_title"))
         for r in rows:
             print(_pad(r.number, 14) + _pad(i18n.status_label(lang, r.status), 12)
                   + _pad(i18n.category_label(lang, r.category), 12) + _short(r.title, 40))
         print(i18n.t(lang, "cases_shown", count=total, shown=len(rows)))
+        if offset + len(rows) < total:
+            print(i18n.t(lang, "cases_more", first=offset + 1, last=offset + len(rows),
+                         next=offset // max(1, args.limit) + 2))
         return 0
 
     return asyncio.run(_with_node(args, run))
@@ -221,6 +235,9 @@ def cmd_case_status(args: argparse.Namespace) -> int:
 
     async def run(node: Node) -> int:
         case = await node.cases.change_status(args.ref, args.status, note=args.note or "")
+        if args.json:
+            emit_json({"doc_id": case.doc_id, "number": case.number, "status": case.status})
+            return 0
         print(i18n.t(lang, "case_saved", number=case.number,
                      status=i18n.status_label(lang, case.status)))
         return 0
@@ -234,6 +251,10 @@ def cmd_case_close(args: argparse.Namespace) -> int:
     async def run(node: Node) -> int:
         case = await node.cases.close(args.ref, agreement=args.agreement, note=args.note or "",
                                       on=_parse_day(args.on))
+        if args.json:
+            emit_json({"doc_id": case.doc_id, "number": case.number, "status": case.status,
+                       "followups": [f.due for f in case.followups]})
+            return 0
         print(i18n.t(lang, "case_closed_done", number=case.number,
                      dates=", ".join(f.due for f in case.followups)))
         return 0
@@ -249,6 +270,10 @@ def cmd_case_session(args: argparse.Namespace) -> int:
             args.ref, date=args.date or dt.date.today().isoformat(),
             participants=args.participants or "", summary=args.summary,
             judge_consulted=args.judge)
+        if args.json:
+            emit_json({"doc_id": case.doc_id, "number": case.number,
+                       "sessions": len(case.sessions)})
+            return 0
         print(i18n.t(lang, "session_logged", number=case.number, count=len(case.sessions)))
         return 0
 
@@ -298,6 +323,9 @@ def cmd_followup_done(args: argparse.Namespace) -> int:
         case = await node.cases.record_followup(
             args.ref, args.month, done=args.date or dt.date.today().isoformat(),
             outcome=args.outcome or "", satisfaction=args.satisfaction)
+        if args.json:
+            emit_json({"doc_id": case.doc_id, "number": case.number, "month": args.month})
+            return 0
         print(i18n.t(lang, "followup_done", number=case.number, month=args.month))
         return 0
 
@@ -337,17 +365,39 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return asyncio.run(_with_node(args, run))
 
 
-def _progress_printer(lang: str) -> Callable[[Any], None]:
+PROGRESS_EVERY_S = 2.0  # a progress line this often when stderr is not a terminal
+
+
+def _progress_printer(lang: str, quiet: bool = False) -> Callable[[Any], None]:
+    """Progress of a sync on stderr: one line rewritten in place on a terminal, else (a
+    log, a pipe) a line every PROGRESS_EVERY_S seconds, so a long sync shows it moves."""
+    import time
+
+    tty = sys.stderr.isatty()
+    last = [time.monotonic()]
+
     def show(c: Any) -> None:
-        if sys.stderr.isatty():
-            print("\r" + i18n.t(lang, "sync_progress", sent=c.docs_sent,
-                                 received=c.docs_changed), end="", file=sys.stderr, flush=True)
+        if quiet:
+            return
+        text = i18n.t(lang, "sync_progress", sent=c.docs_sent, received=c.docs_changed)
+        if tty:
+            print("\r" + text, end="", file=sys.stderr, flush=True)
+        elif time.monotonic() - last[0] >= PROGRESS_EVERY_S:
+            last[0] = time.monotonic()
+            print(text, file=sys.stderr, flush=True)
     return show
 
 
-def _print_result(lang: str, label: str, result: Any) -> int:
+def _print_result(lang: str, label: str, result: Any, as_json: bool = False) -> int:
     if sys.stderr.isatty():
         print(file=sys.stderr)
+    if as_json:
+        emit_json({"peer": label, "ok": result.ok, "sent": result.counters.docs_sent,
+                   "received": result.counters.docs_changed,
+                   "bytes": result.bytes_sent + result.bytes_received,
+                   "seconds": round(result.seconds, 2),
+                   "error": getattr(result.error, "code", "") if result.error else ""})
+        return 0 if result.ok else 1
     if result.ok:
         print(i18n.t(lang, "sync_ok", peer=label, sent=result.counters.docs_sent,
                      received=result.counters.docs_changed,
@@ -372,12 +422,13 @@ def cmd_sync(args: argparse.Namespace) -> int:
             host, _, port = args.peer.rpartition(":")
             if not host or not port.isdigit():
                 raise UsageError("usage_peer")
-            result = await syncer.sync_peer(host, int(port), progress=_progress_printer(lang))
-            return _print_result(lang, args.peer, result)
+            result = await syncer.sync_peer(host, int(port),
+                                            progress=_progress_printer(lang, args.json))
+            return _print_result(lang, args.peer, result, args.json)
         if not node.config.relay_url:
             raise UsageError("usage_sync")
-        result = await syncer.sync_relay(progress=_progress_printer(lang))
-        return _print_result(lang, node.config.relay_url, result)
+        result = await syncer.sync_relay(progress=_progress_printer(lang, args.json))
+        return _print_result(lang, node.config.relay_url, result, args.json)
 
     return asyncio.run(_with_node(args, run))
 
@@ -619,6 +670,28 @@ def cmd_tui(args: argparse.Namespace) -> int:
 
 
 # --- parser --------------------------------------------------------------------------------
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _page_size(text: str) -> int:
+    value = _positive(text)
+    if value > 500:
+        raise argparse.ArgumentTypeError("at most 500 a page (--all for every case)")
+    return value
+
+
+
 # Commands whose parsers are large (the relay's ~25 actions, the bundle's): built only when
 # the command line names them, or asks for help, so `case list` does not pay for them.
 _LARGE = ("relay", "bundle")
@@ -688,7 +761,10 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     s.add_argument("--category", choices=list(CATEGORIES))
     s.add_argument("--status", choices=list(STATUSES))
     s.add_argument("--open", action="store_true", help="only cases not closed")
-    s.add_argument("--limit", type=int, default=50)
+    s.add_argument("--limit", type=_page_size, default=50, help="rows a page (1-500, 50)")
+    s.add_argument("--page", type=_positive, default=1, help="page number, from 1")
+    s.add_argument("--offset", type=_non_negative, help="rows to skip (instead of --page)")
+    s.add_argument("--all", action="store_true", help="every matching case, no paging")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_case_list)
 
@@ -701,6 +777,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     s.add_argument("ref")
     s.add_argument("status", choices=list(STATUSES))
     s.add_argument("--note")
+    s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_case_status)
 
     s = case.add_parser("close", help="close a case (with the agreement, if reached)")
@@ -708,6 +785,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     s.add_argument("--agreement", help="what the parties agreed (mediation succeeded)")
     s.add_argument("--note")
     s.add_argument("--on", help="closing day YYYY-MM-DD (default today)")
+    s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_case_close)
 
     s = case.add_parser("session", help="log a mediation session")
@@ -716,6 +794,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     s.add_argument("--participants")
     s.add_argument("--date", help="YYYY-MM-DD (default today)")
     s.add_argument("--judge", action="store_true", help="the linked judge was consulted")
+    s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_case_session)
 
     fu = sub.add_parser("followup", help="follow-up visits").add_subparsers(dest="fu_cmd",
@@ -732,6 +811,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     s.add_argument("--date", help="visit day YYYY-MM-DD (default today)")
     s.add_argument("--outcome", help="does the agreement hold?")
     s.add_argument("--satisfaction", type=int, choices=range(1, 6), metavar="1-5")
+    s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_followup_done)
 
     s = sub.add_parser("stats", help="counts, success rate, follow-ups")
@@ -758,6 +838,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     g = s.add_mutually_exclusive_group()
     g.add_argument("--relay", metavar="URL", help="relay URL (default: the node's relay)")
     g.add_argument("--peer", metavar="HOST:PORT", help="a node on the LAN")
+    s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_sync)
 
     s = sub.add_parser("serve", help="run sync in the background: LAN peers and the relay")

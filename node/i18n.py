@@ -69,6 +69,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "due_in": "{days}天后到期",
         "due_today": "今天到期",
         "cases_shown": "共 {count} 件，显示 {shown} 件",
+        "cases_more": "这是第 {first}–{last} 件：用 --page {next} 看下一页，或 --all 看全部。",
         "demo_done": "示例数据已生成：{cases} 件案件。节点目录：{home}",
         "demo_progress": "正在生成示例数据",
         "stats_total": "案件总数",
@@ -210,6 +211,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "due_in": "due in {days} days",
         "due_today": "due today",
         "cases_shown": "{count} cases, showing {shown}",
+        "cases_more": "These are {first}-{last}: --page {next} for the next page, or --all "
+                      "for every one.",
         "demo_done": "Sample data created: {cases} cases. Node home: {home}",
         "demo_progress": "Creating sample data",
         "stats_total": "Cases",
