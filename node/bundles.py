@@ -12,34 +12,29 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
-from typing import Any, Awaitable, Callable
-
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
-
-from store import Store
-from store.blobs import BlobStore
-from sync.bundle import (
-    BundleError,
-    ExportResult,
-    ImportResult,
-    Inspection,
-    Signer,
-    export_bundle,
-    import_bundle,
-    inspect_bundle,
-)
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from .config import ConfigError, Home
-from .identity import keys_of
 from .node import Node
+
+if TYPE_CHECKING:  # imported when a bundle command runs: the parser is built for every command
+    from store import Store
+    from store.blobs import BlobStore
+    from sync.bundle import ExportResult, ImportResult, Inspection, Signer
 
 # Runs an action at the relay (store, signer, blob store); given by the composition root.
 RelayRunner = Callable[[argparse.Namespace,
-                        Callable[[Store, Signer, BlobStore], Awaitable[int]]], int]
+                        Callable[["Store", "Signer", "BlobStore"], Awaitable[int]]], int]
 
 
-def node_signer(node: Node) -> Signer:
+def node_signer(node: Node) -> "Signer":
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    from sync.bundle import Signer
+
+    from .identity import keys_of
+
     keys = keys_of(node.home)
     if not keys.provisioned():
         raise ConfigError("not_provisioned",
@@ -50,11 +45,15 @@ def node_signer(node: Node) -> Signer:
     return Signer(keys.identity(), key, keys.cert(), keys.ca())
 
 
-def _progress(quiet: bool) -> Callable[[str, int, int], None]:
+def _progress(quiet: bool, lang: str = "zh") -> Callable[[str, int, int], None]:
+    """Progress on stderr, in the command's language, when stderr is a terminal; nothing
+    for an empty phase (no stray "import: 0/0")."""
     def show(phase: str, done: int, total: int) -> None:
-        if not quiet:
-            print(f"\r{phase}: {done}/{total}", end="" if done < total else "\n",
-                  file=sys.stderr, flush=True)
+        if quiet or not total or not sys.stderr.isatty():
+            return
+        label = (_M.get(lang) or _M["zh"]).get(f"phase_{phase}", phase)
+        print(f"\r{label}: {done}/{total}", end="" if done < total else "\n",
+              file=sys.stderr, flush=True)
     return show
 
 
@@ -67,8 +66,12 @@ _M: dict[str, dict[str, str]] = {
         "export": "已写入 {path}：{docs} 条记录，{bytes} 字节。"
                   "对方导入并送回回执后，才算交接完成。",
         "never_met": "（尚未与对方同步过：包含全部记录）",
-        "nothing_new": "没有新内容：这个数据包（来自 {who}）已经导入过了（{docs} 条记录，无变化）",
-        "imported": "已导入（来自 {who}）：{docs} 条记录，{changed} 条有更新",
+        "nothing_new": "没有新内容：来自 {who} 的数据包里的 {docs} 条记录本机都已经有了",
+        "phase_export": "导出",
+        "phase_import": "导入",
+        "phase_media": "媒体",
+        "phase_inspect": "检查",
+        "imported": "已导入（来自 {who}）：{docs} 条记录，{changed} 条有更新，{refused} 条被拒绝",
         "blocks": "，视频/音频 {blocks} 块",
         "receipt": "；对方回执已记录",
         "media_incomplete": "  媒体文件 {sha} 不完整：其余部分将通过网络下载",
@@ -111,9 +114,14 @@ _M: dict[str, dict[str, str]] = {
         "export": "bundle written to {path}: {docs} documents, {bytes} bytes. The data leaves "
                   "custody only when a receipt comes back.",
         "never_met": " (destination never met: everything in its scope)",
-        "nothing_new": "nothing new: this bundle from {who} was already imported ({docs} "
-                       "documents, no change)",
-        "imported": "imported from {who}: {docs} documents, {changed} changed",
+        "nothing_new": "nothing new: this store already holds the {docs} documents of the "
+                       "bundle from {who}",
+        "phase_export": "export",
+        "phase_import": "import",
+        "phase_media": "media",
+        "phase_inspect": "inspect",
+        "imported": "imported from {who}: {docs} documents, {changed} changed, {refused} "
+                    "refused",
         "blocks": ", {blocks} media blocks",
         "receipt": "; receipt applied",
         "media_incomplete": "  media {sha} incomplete: the rest comes over the network",
@@ -137,6 +145,11 @@ _M: dict[str, dict[str, str]] = {
         "regresses": "would take the revocation list or the content catalog backwards",
         "bad_document": "the record is damaged",
         "not_encrypted": "village records must travel encrypted",
+        "bundle_not_for_us": "this bundle was made for another destination (the county "
+                             "relay, or another village), not for this machine",
+        "bundle_own": "this bundle was exported by this very machine",
+        "bundle_no_village": "at the relay, say with --village which village the bundle "
+                             "is for",
     },
 }
 
@@ -148,12 +161,17 @@ def _t(lang: str, key: str, **values: Any) -> str:
 def _why(lang: str, code: str, message: str) -> str:
     key = "missing_file" if code == "missing" else code
     local = _M.get(lang, {}).get(key)
-    return f"{local}（{message}）" if lang == "zh" and local else f"{code}: {message}"
+    if lang == "zh":  # one language per output: the English detail goes to the log
+        import logging
+
+        logging.getLogger("villagecourt.bundle").info("%s: %s", code, message)
+        return local or _M["zh"]["bundle_malformed"]
+    return _M["en"].get(key) or message
 
 
 def _bundle_lang(args: argparse.Namespace) -> str:
     """The language of these commands: at the relay --lang, else $VILLAGECOURT_LANG, else
-    English like the rest of the relay's commands; on a node the node's language
+    Chinese like the rest of the relay's commands; on a node the node's language
     (node/cli.py's rules: Chinese by default)."""
     from .cli import _lang
 
@@ -162,11 +180,11 @@ def _bundle_lang(args: argparse.Namespace) -> str:
         import os
 
         env = os.environ.get("VILLAGECOURT_LANG", "")
-        return getattr(args, "lang", None) or (env if env in _M else "en")
+        return getattr(args, "lang", None) or (env if env in _M else "zh")
     return _lang(args)
 
 
-def print_export(r: ExportResult, lang: str = "en") -> None:
+def print_export(r: "ExportResult", lang: str = "en") -> None:
     if not r.docs:
         print(_t(lang, "export_empty", path=r.path, bytes=r.bytes))
         return
@@ -174,11 +192,12 @@ def print_export(r: ExportResult, lang: str = "en") -> None:
           + ("" if r.dest_store else _t(lang, "never_met")))
 
 
-def print_import(r: ImportResult, lang: str = "en") -> None:
+def print_import(r: "ImportResult", lang: str = "en") -> None:
     if r.nothing_new:
         print(_t(lang, "nothing_new", who=r.exporter, docs=r.docs))
     else:
-        print(_t(lang, "imported", who=r.exporter, docs=r.docs, changed=r.changed)
+        print(_t(lang, "imported", who=r.exporter, docs=r.docs, changed=r.changed,
+                 refused=len(r.refused))
               + (_t(lang, "blocks", blocks=r.blocks) if r.blocks else "")
               + (_t(lang, "receipt") if r.receipt_applied else ""))
     for sha in r.media_incomplete:
@@ -189,7 +208,7 @@ def print_import(r: ImportResult, lang: str = "en") -> None:
         print(_t(lang, "refused_total", n=len(r.refused)))
 
 
-def print_inspection(i: Inspection, lang: str = "en") -> None:
+def print_inspection(i: "Inspection", lang: str = "en") -> None:
     if not i.exporter and i.problem:
         print(_t(lang, "not_bundle", why=i.problem))
         return
@@ -212,10 +231,12 @@ def print_inspection(i: Inspection, lang: str = "en") -> None:
     print(_t(lang, "complete" if i.complete else "incomplete"))
 
 
-async def run_action(action: str, args: argparse.Namespace, store: Store, signer: Signer,
-                     blobs: BlobStore | None = None) -> int:
+async def run_action(action: str, args: argparse.Namespace, store: "Store", signer: "Signer",
+                     blobs: "BlobStore | None" = None) -> int:
+    from sync.bundle import BundleError, export_bundle, import_bundle, inspect_bundle
+
     lang = _bundle_lang(args)
-    progress = _progress(getattr(args, "quiet", False))
+    progress = _progress(getattr(args, "quiet", False), lang)
     path = Path(args.dir)
     try:
         if action == "export":
@@ -246,6 +267,8 @@ def _cmd(action: str, relay: RelayRunner | None) -> Callable[[argparse.Namespace
                 raise ConfigError("no_relay", "relay support is not installed")
             return relay(args, lambda store, signer, blobs: run_action(action, args, store, signer,
                                                                       blobs))
+        from store.blobs import BlobStore
+
         from .cli import _home  # the same --home rules as every node command
 
         async def main() -> int:

@@ -1,8 +1,8 @@
 """The ``villagecourt`` command.
 
 Exit codes: 0 ok; 2 usage (argparse, and any argument that is not valid UTF-8); 1 failure,
-with one line on stderr saying why in the node's language. ``--json`` on every read command
-prints machine-readable output.
+with one line on stderr saying why in the node's language. ``--json`` on every command
+(writes included) prints machine-readable output instead.
 The node home is ``--home``, else $VILLAGECOURT_HOME, else the platform's data directory.
 Commands that belong to sync, the relay and security register themselves through
 ``COMMAND_GROUPS`` so this file stays the wiring of the node's own commands.
@@ -21,10 +21,8 @@ from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
-from relay.config import RelayConfigError  # noqa: E402 - composition root, see build_parser
 from store import StoreError
 from store.records import CATEGORIES, FOLLOWUP_MONTHS, PARTY_ROLES, STATUSES, Party
-from sync.enrolment import EnrolError
 from sync.errors import SyncError
 
 from . import i18n
@@ -158,23 +156,37 @@ def cmd_case_list(args: argparse.Namespace) -> int:
     lang = _lang(args)
 
     async def run(node: Node) -> int:
+        from .cases import MAX_PAGE
+
         query = " ".join(args.query or [])
-        rows = await node.cases.search(query, category=args.category, status=args.status,
-                                       open_only=args.open, limit=args.limit)
+        filters = {"category": args.category, "status": args.status, "open_only": args.open}
+        offset = args.offset if args.offset is not None else (args.page - 1) * args.limit
+        if args.all:  # every match, a page of the store's at a time
+            rows, offset = [], 0
+            while True:
+                page = await node.cases.search(query, **filters, limit=MAX_PAGE,
+                                               offset=len(rows))
+                rows += page
+                if len(page) < MAX_PAGE:
+                    break
+        else:
+            rows = await node.cases.search(query, **filters, limit=args.limit, offset=offset)
+        total = await node.cases.count(query, **filters)
         if args.json:
             emit_json([r.as_dict() for r in rows])
             return 0
         if not rows:
             print(i18n.t(lang, "no_cases"))
             return 0
-        total = await node.cases.count(query, category=args.category, status=args.status,
-                                       open_only=args.open)
         print(_pad(i18n.t(lang, "col_number"), 14) + _pad(i18n.t(lang, "col_status"), 12)
               + _pad(i18n.t(lang, "col_category"), 12) + i18n.t(lang, "col_title"))
         for r in rows:
             print(_pad(r.number, 14) + _pad(i18n.status_label(lang, r.status), 12)
                   + _pad(i18n.category_label(lang, r.category), 12) + _short(r.title, 40))
         print(i18n.t(lang, "cases_shown", count=total, shown=len(rows)))
+        if offset + len(rows) < total:
+            print(i18n.t(lang, "cases_more", first=offset + 1, last=offset + len(rows),
+                         next=offset // max(1, args.limit) + 2))
         return 0
 
     return asyncio.run(_with_node(args, run))
@@ -223,6 +235,9 @@ def cmd_case_status(args: argparse.Namespace) -> int:
 
     async def run(node: Node) -> int:
         case = await node.cases.change_status(args.ref, args.status, note=args.note or "")
+        if args.json:
+            emit_json({"doc_id": case.doc_id, "number": case.number, "status": case.status})
+            return 0
         print(i18n.t(lang, "case_saved", number=case.number,
                      status=i18n.status_label(lang, case.status)))
         return 0
@@ -236,6 +251,10 @@ def cmd_case_close(args: argparse.Namespace) -> int:
     async def run(node: Node) -> int:
         case = await node.cases.close(args.ref, agreement=args.agreement, note=args.note or "",
                                       on=_parse_day(args.on))
+        if args.json:
+            emit_json({"doc_id": case.doc_id, "number": case.number, "status": case.status,
+                       "followups": [f.due for f in case.followups]})
+            return 0
         print(i18n.t(lang, "case_closed_done", number=case.number,
                      dates=", ".join(f.due for f in case.followups)))
         return 0
@@ -251,6 +270,10 @@ def cmd_case_session(args: argparse.Namespace) -> int:
             args.ref, date=args.date or dt.date.today().isoformat(),
             participants=args.participants or "", summary=args.summary,
             judge_consulted=args.judge)
+        if args.json:
+            emit_json({"doc_id": case.doc_id, "number": case.number,
+                       "sessions": len(case.sessions)})
+            return 0
         print(i18n.t(lang, "session_logged", number=case.number, count=len(case.sessions)))
         return 0
 
@@ -300,6 +323,9 @@ def cmd_followup_done(args: argparse.Namespace) -> int:
         case = await node.cases.record_followup(
             args.ref, args.month, done=args.date or dt.date.today().isoformat(),
             outcome=args.outcome or "", satisfaction=args.satisfaction)
+        if args.json:
+            emit_json({"doc_id": case.doc_id, "number": case.number, "month": args.month})
+            return 0
         print(i18n.t(lang, "followup_done", number=case.number, month=args.month))
         return 0
 
@@ -339,17 +365,39 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return asyncio.run(_with_node(args, run))
 
 
-def _progress_printer(lang: str) -> Callable[[Any], None]:
+PROGRESS_EVERY_S = 2.0  # a progress line this often when stderr is not a terminal
+
+
+def _progress_printer(lang: str, quiet: bool = False) -> Callable[[Any], None]:
+    """Progress of a sync on stderr: one line rewritten in place on a terminal, else (a
+    log, a pipe) a line every PROGRESS_EVERY_S seconds, so a long sync shows it moves."""
+    import time
+
+    tty = sys.stderr.isatty()
+    last = [time.monotonic()]
+
     def show(c: Any) -> None:
-        if sys.stderr.isatty():
-            print("\r" + i18n.t(lang, "sync_progress", sent=c.docs_sent,
-                                 received=c.docs_changed), end="", file=sys.stderr, flush=True)
+        if quiet:
+            return
+        text = i18n.t(lang, "sync_progress", sent=c.docs_sent, received=c.docs_changed)
+        if tty:
+            print("\r" + text, end="", file=sys.stderr, flush=True)
+        elif time.monotonic() - last[0] >= PROGRESS_EVERY_S:
+            last[0] = time.monotonic()
+            print(text, file=sys.stderr, flush=True)
     return show
 
 
-def _print_result(lang: str, label: str, result: Any) -> int:
+def _print_result(lang: str, label: str, result: Any, as_json: bool = False) -> int:
     if sys.stderr.isatty():
         print(file=sys.stderr)
+    if as_json:
+        emit_json({"peer": label, "ok": result.ok, "sent": result.counters.docs_sent,
+                   "received": result.counters.docs_changed,
+                   "bytes": result.bytes_sent + result.bytes_received,
+                   "seconds": round(result.seconds, 2),
+                   "error": getattr(result.error, "code", "") if result.error else ""})
+        return 0 if result.ok else 1
     if result.ok:
         print(i18n.t(lang, "sync_ok", peer=label, sent=result.counters.docs_sent,
                      received=result.counters.docs_changed,
@@ -374,12 +422,13 @@ def cmd_sync(args: argparse.Namespace) -> int:
             host, _, port = args.peer.rpartition(":")
             if not host or not port.isdigit():
                 raise UsageError("usage_peer")
-            result = await syncer.sync_peer(host, int(port), progress=_progress_printer(lang))
-            return _print_result(lang, args.peer, result)
+            result = await syncer.sync_peer(host, int(port),
+                                            progress=_progress_printer(lang, args.json))
+            return _print_result(lang, args.peer, result, args.json)
         if not node.config.relay_url:
             raise UsageError("usage_sync")
-        result = await syncer.sync_relay(progress=_progress_printer(lang))
-        return _print_result(lang, node.config.relay_url, result)
+        result = await syncer.sync_relay(progress=_progress_printer(lang, args.json))
+        return _print_result(lang, node.config.relay_url, result, args.json)
 
     return asyncio.run(_with_node(args, run))
 
@@ -401,7 +450,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         media = await MediaService.from_config(node).open()
         syncer = Syncer(node, listen_host=args.host, listen_port=args.port,
                         discovery=not args.no_discovery, discovery_interfaces=interfaces,
-                        media=media)
+                        media=media, free_port_if_taken=True)
         shown: dict[str, int] = {}
 
         def on_event(event: Any) -> None:
@@ -439,7 +488,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         node.events.subscribe(on_event)
         try:
             async with syncer:
-                print(i18n.t(lang, "serve_listening", port=syncer.bound_port,
+                if syncer.port_taken is not None:
+                    print(i18n.t(lang, "serve_port_taken", port=node.config.listen_port
+                                 if args.port is None else args.port,
+                                 reason=syncer.port_taken.strerror or syncer.port_taken,
+                                 new=syncer.bound_port), file=sys.stderr, flush=True)
+                if syncer.bound_port is None:
+                    print(i18n.t(lang, "serve_no_lan"), file=sys.stderr, flush=True)
+                lan = syncer.bound_port or i18n.t(lang, "none")
+                print(i18n.t(lang, "serve_listening", port=lan,
                              relay=node.config.relay_url or i18n.t(lang, "none")), flush=True)
                 stop = asyncio.Event()
                 loop = asyncio.get_running_loop()
@@ -528,6 +585,28 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return asyncio.run(_with_node(args, run))
 
 
+def cmd_kit_build(args: argparse.Namespace) -> int:
+    from .kit import KitError, build_kit
+
+    lang = _lang(args)
+    try:
+        kit = build_kit(Path(args.out), platform=args.platform,
+                        python_version=args.python_version,
+                        find_links=[Path(d) for d in args.find_links or []],
+                        no_index=args.no_index)
+    except KitError as exc:
+        log.info("kit build failed: %s", exc)
+        print(f"villagecourt: {i18n.t(lang, 'kit_failed', reason=exc)}", file=sys.stderr)
+        return 1
+    if args.json:
+        emit_json({"path": str(kit.path), "wheels": kit.wheels,
+                   "install": str(kit.install_script)})
+    else:
+        print(i18n.t(lang, "kit_done", path=kit.path, n=len(kit.wheels),
+                     script=kit.install_script))
+    return 0
+
+
 DEMO_VILLAGE = ("BY", "白云村", "KC")
 
 
@@ -591,7 +670,57 @@ def cmd_tui(args: argparse.Namespace) -> int:
 
 
 # --- parser --------------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _page_size(text: str) -> int:
+    value = _positive(text)
+    if value > 500:
+        raise argparse.ArgumentTypeError("at most 500 a page (--all for every case)")
+    return value
+
+
+
+# Commands whose parsers are large (the relay's ~25 actions, the bundle's): built only when
+# the command line names them, or asks for help, so `case list` does not pay for them.
+_LARGE = ("relay", "bundle")
+
+
+def _command_word(argv: list[str]) -> str | None:
+    """The command an argument list runs (``case`` of ``--home H case list``), None when
+    it is not plain (help, or no command)."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg in ("-h", "--help"):
+            return None
+        if arg in ("--home", "--lang"):
+            skip = True
+            continue
+        if arg.startswith("-"):
+            continue
+        return arg
+    return None
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The whole parser; given ``argv`` whose command is not one of ``_LARGE``, without
+    their subcommands (they keep a one-line entry in the help)."""
+    word = _command_word(argv) if argv is not None else None
+    full = word is None or word in _LARGE or any(a in ("-h", "--help") for a in argv or [])
     p = argparse.ArgumentParser(
         prog="villagecourt",
         description="Offline-first records for village shared courts (共享法庭).",
@@ -632,7 +761,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--category", choices=list(CATEGORIES))
     s.add_argument("--status", choices=list(STATUSES))
     s.add_argument("--open", action="store_true", help="only cases not closed")
-    s.add_argument("--limit", type=int, default=50)
+    s.add_argument("--limit", type=_page_size, default=50, help="rows a page (1-500, 50)")
+    s.add_argument("--page", type=_positive, default=1, help="page number, from 1")
+    s.add_argument("--offset", type=_non_negative, help="rows to skip (instead of --page)")
+    s.add_argument("--all", action="store_true", help="every matching case, no paging")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_case_list)
 
@@ -645,6 +777,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("ref")
     s.add_argument("status", choices=list(STATUSES))
     s.add_argument("--note")
+    s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_case_status)
 
     s = case.add_parser("close", help="close a case (with the agreement, if reached)")
@@ -652,6 +785,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--agreement", help="what the parties agreed (mediation succeeded)")
     s.add_argument("--note")
     s.add_argument("--on", help="closing day YYYY-MM-DD (default today)")
+    s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_case_close)
 
     s = case.add_parser("session", help="log a mediation session")
@@ -660,6 +794,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--participants")
     s.add_argument("--date", help="YYYY-MM-DD (default today)")
     s.add_argument("--judge", action="store_true", help="the linked judge was consulted")
+    s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_case_session)
 
     fu = sub.add_parser("followup", help="follow-up visits").add_subparsers(dest="fu_cmd",
@@ -676,6 +811,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--date", help="visit day YYYY-MM-DD (default today)")
     s.add_argument("--outcome", help="does the agreement hold?")
     s.add_argument("--satisfaction", type=int, choices=range(1, 6), metavar="1-5")
+    s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_followup_done)
 
     s = sub.add_parser("stats", help="counts, success rate, follow-ups")
@@ -702,6 +838,7 @@ def build_parser() -> argparse.ArgumentParser:
     g = s.add_mutually_exclusive_group()
     g.add_argument("--relay", metavar="URL", help="relay URL (default: the node's relay)")
     g.add_argument("--peer", metavar="HOST:PORT", help="a node on the LAN")
+    s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_sync)
 
     s = sub.add_parser("serve", help="run sync in the background: LAN peers and the relay")
@@ -722,6 +859,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-sync", action="store_true", help="do not fetch the village's records")
     s.set_defaults(func=cmd_provision)
 
+    kit = sub.add_parser("kit", help="an offline installation kit for a USB stick"
+                         ).add_subparsers(dest="kit_cmd", metavar="ACTION")
+    kit.required = True
+    s = kit.add_parser("build", help="write the wheels and install.sh (needs the package index)")
+    s.add_argument("--out", required=True, help="the kit's folder, e.g. /media/usb/kit")
+    s.add_argument("--platform", help="pip's platform tag of the village PC, e.g. "
+                                      "manylinux2014_x86_64, win_amd64 (default: this one)")
+    s.add_argument("--python-version", help="the village PC's Python, e.g. 3.11")
+    s.add_argument("--find-links", action="append", metavar="DIR",
+                   help="wheels already here to use (repeatable)")
+    s.add_argument("--no-index", action="store_true", help="only --find-links, no index")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_kit_build)
+
     s = sub.add_parser("doctor", help="check certificate, relay, clock, store and disk")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_doctor)
@@ -730,19 +881,41 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_status)
 
-    # The CLI is the composition root: it alone wires the relay's commands in.
-    from relay.cli import add_commands as add_relay_commands
+    # The CLI is the composition root: it alone wires the relay's commands in. Adding them
+    # imports nothing heavy (aiohttp, x509, the relay's server): each command imports what
+    # it needs when it runs, so `case list` starts in a fraction of a second.
+    if not full:
+        sub.add_parser("relay", help="the county relay")
+        sub.add_parser("bundle", help="records and content on a USB stick (no network)")
+    else:
+        from relay.cli import add_commands as add_relay_commands
 
-    add_relay_commands(sub)
-    # USB bundles (issue #8): node/bundles.py, with the relay's side wired in here.
-    from relay.bundle_cli import relay_bundle
+        add_relay_commands(sub)
+        # USB bundles (issue #8): node/bundles.py, with the relay's side wired in here.
+        from .bundles import add_commands as add_bundle_commands
 
-    from .bundles import add_commands as add_bundle_commands
-
-    add_bundle_commands(sub, relay=relay_bundle)
+        add_bundle_commands(sub, relay=_relay_bundle)
     for add in COMMAND_GROUPS:
         add(sub)
     return p
+
+
+def _relay_bundle(args: argparse.Namespace, run: Any) -> int:
+    """The relay's side of ``bundle ...``, imported only when a bundle command runs there."""
+    from relay.bundle_cli import relay_bundle
+
+    return relay_bundle(args, run)
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    """The errors a command reports in one line. The relay's and enrolment's are among them
+    only once their modules were imported (an error cannot come from a module not loaded)."""
+    known: list[type[BaseException]] = [StoreError, ConfigError, SyncError]
+    for module, name in (("relay.config", "RelayConfigError"), ("sync.enrolment", "EnrolError")):
+        loaded = sys.modules.get(module)
+        if loaded is not None:
+            known.append(getattr(loaded, name))
+    return tuple(known)
 
 
 def _not_utf8(argv: list[str]) -> tuple[int, str] | None:
@@ -765,9 +938,9 @@ def _not_utf8(argv: list[str]) -> tuple[int, str] | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
     if argv is None:
         argv = sys.argv[1:]
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     # People read the one-line error; details go to the log with -v.
     logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR,
@@ -792,12 +965,14 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"villagecourt: {i18n.t(_lang(args), str(exc))}", file=sys.stderr)
         return 2
-    except (StoreError, ConfigError, SyncError, RelayConfigError, EnrolError) as exc:
-        log.info("command failed: %s", exc)
-        print(f"villagecourt: {i18n.error_message(_lang(args), exc)}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()
         return 0
+    except Exception as exc:  # noqa: BLE001 - re-raised unless it is one of _known_errors
+        if not isinstance(exc, _known_errors()):
+            raise
+        log.info("command failed: %s", exc)
+        print(f"villagecourt: {i18n.error_message(_lang(args), exc)}", file=sys.stderr)
+        return 1

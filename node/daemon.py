@@ -102,8 +102,12 @@ class Syncer:
                  discovery_interfaces: list[str] | None = None,
                  backoff: Backoff | None = None, client_ssl: ssl.SSLContext | None = None,
                  server_ssl: ssl.SSLContext | None = None, rng: random.Random | None = None,
-                 media: "MediaService | None" = None) -> None:
+                 media: "MediaService | None" = None, free_port_if_taken: bool = False) -> None:
         self.node = node
+        # `serve`: when the port is taken, listen on a free one (and say so) rather than
+        # not at all; the TUI keeps the quiet fallback (a `serve` of this node holds it).
+        self._free_port_if_taken = free_port_if_taken
+        self.port_taken: OSError | None = None  # why the configured port was not ours
         self.media = media
         self.identity = node_identity(node)
         keys = keys_of(node.home)
@@ -136,7 +140,16 @@ class Syncer:
         await stack.__aenter__()
         try:
             try:
-                await self._start_listener(stack)
+                try:
+                    await self._start_listener(stack)
+                except OSError as exc:
+                    if not self._free_port_if_taken or not self.listen_port:
+                        raise
+                    log.warning("LAN port %s is taken (%s); listening on a free port",
+                                self.listen_port, exc)
+                    self.port_taken = exc
+                    self.listen_port = 0
+                    await self._start_listener(stack)
             except OSError as exc:
                 # Another process of this node (e.g. `villagecourt serve`) holds the port:
                 # it serves LAN peers; we still sync out to the relay and known peers.

@@ -80,6 +80,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "due_in": "{days}天后到期",
         "due_today": "今天到期",
         "cases_shown": "共 {count} 件，显示 {shown} 件",
+        "cases_more": "这是第 {first}–{last} 件：用 --page {next} 看下一页，或 --all 看全部。",
         "demo_done": "示例数据已生成：{cases} 件案件。节点目录：{home}",
         "demo_progress": "正在生成示例数据",
         "stats_total": "案件总数",
@@ -159,6 +160,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "not_yet_valid": "证书尚未生效，请检查本机时间。",
         "revoked": "该节点已被吊销，拒绝同步。",
         "bad_certificate": "证书无效。",
+        "kit_done": "离线安装包已写入 {path}：{n} 个安装文件。在村里的电脑上运行：sh {script}",
+        "kit_failed": "离线安装包没有做成：{reason}",
+        "serve_port_taken": "局域网端口 {port} 已被占用（{reason}），改用空闲端口 {new}。",
+        "serve_no_lan": "无法监听局域网端口：本村其他电脑找不到本机，只与县级中继同步。",
     },
     "en": {
         "bad_category": "Unknown dispute category \"{value}\". One of: {allowed}",
@@ -234,6 +239,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "due_in": "due in {days} days",
         "due_today": "due today",
         "cases_shown": "{count} cases, showing {shown}",
+        "cases_more": "These are {first}-{last}: --page {next} for the next page, or --all "
+                      "for every one.",
         "demo_done": "Sample data created: {cases} cases. Node home: {home}",
         "demo_progress": "Creating sample data",
         "stats_total": "Cases",
@@ -315,6 +322,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "not_yet_valid": "The certificate is not valid yet; check this computer's clock.",
         "revoked": "This node has been revoked; sync refused.",
         "bad_certificate": "The certificate is not valid.",
+        "kit_done": "Offline kit written to {path}: {n} wheels. On the village PC run: sh {script}",
+        "kit_failed": "The offline kit was not built: {reason}",
+        "serve_port_taken": "LAN port {port} is taken ({reason}); using the free port {new}.",
+        "serve_no_lan": "Cannot listen on a LAN port: the village's other PCs cannot find "
+                        "this one; syncing with the county relay only.",
     },
 }
 

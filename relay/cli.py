@@ -1,72 +1,140 @@
-"""``villagecourt relay ...``: the county relay's commands."""
+"""``villagecourt relay ...``: the county relay's commands.
+
+Messages are Chinese by default, English with ``--lang en`` (relay/messages.py); every
+command takes ``--json`` for scripts. Importing this module is cheap: the relay's server,
+its CA and aiohttp are imported by the command that runs, not when the parser is built.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from store import records
 
-from .config import DEFAULT_PORT, ENV_RELAY_HOME, RelayHome, default_relay_home
+from .messages import add_lang, error_text, lang_of, role, t
+
+if TYPE_CHECKING:
+    from .config import RelayHome
+
+log = logging.getLogger("relay.cli")
+
+ENV_RELAY_HOME = "VILLAGECOURT_RELAY_HOME"  # the same name as relay/config.py's
+DEFAULT_PORT = 8765  # relay/config.py's DEFAULT_PORT (tests/relay/test_cli_relay.py checks)
 
 
-def _home(args: argparse.Namespace) -> RelayHome:
+def _home(args: argparse.Namespace) -> "RelayHome":
+    from .config import RelayHome, default_relay_home
+
     return RelayHome(Path(args.relay_home).expanduser() if args.relay_home
                      else default_relay_home())
 
 
+def emit_json(value: Any) -> None:
+    print(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+def guarded(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """A relay command whose refusals (no relay here, a bad code, a used token...) are one
+    line on stderr in the command's language, exit 1."""
+    def wrapped(args: argparse.Namespace) -> int:
+        from sync.enrolment import EnrolError
+
+        from .accounts import AccountError
+        from .config import RelayConfigError
+
+        try:
+            return fn(args)
+        except (RelayConfigError, EnrolError, AccountError, records.ValidationError) as exc:
+            log.info("relay command failed: %s", exc)
+            lang = lang_of(args)
+            details = getattr(exc, "details", {}) or {}
+            print(f"villagecourt: {error_text(lang, exc, **_error_values(exc, details))}",
+                  file=sys.stderr)
+            return 1
+    wrapped.__name__ = fn.__name__
+    wrapped.__doc__ = fn.__doc__
+    wrapped.guarded = True  # type: ignore[attr-defined]
+    return wrapped
+
+
+def _error_values(exc: BaseException, details: dict[str, Any]) -> dict[str, Any]:
+    from .accounts import MIN_PASSWORD
+
+    text = str(exc)
+    values: dict[str, Any] = {"n": MIN_PASSWORD, "path": text.split(" ")[-1] if text else ""}
+    if "value" in details:
+        values["value"] = details["value"]
+    name = text.rsplit(" ", 1)[-1] if text.startswith(("no user", "user ")) else ""
+    if text.startswith("user "):
+        name = text.split(" ")[1]
+    values["name"] = name
+    return values
+
+
 def cmd_relay_init(args: argparse.Namespace) -> int:
+    lang = lang_of(args)
     home = _home(args)
     cfg = home.init(args.county, host=args.host, port=args.port, public_url=args.url,
                     force=args.force)
-    print(f"relay for county {cfg.county} created at {home.path} (id {cfg.relay_id})")
+    if args.json:
+        emit_json({"county": cfg.county, "home": str(home.path), "relay_id": cfg.relay_id,
+                   "public_url": cfg.public_url})
+        return 0
+    print(t(lang, "init_done", county=cfg.county, home=home.path, relay_id=cfg.relay_id))
     if not cfg.public_url:
-        print("note: no --url given; enrolment files will need --url, and nodes enrolled "
-              "online will use the address they reached the relay by", file=sys.stderr)
+        print(t(lang, "init_no_url"), file=sys.stderr)
     return 0
 
 
 def cmd_relay_serve(args: argparse.Namespace) -> int:
-    from .app import serve
+    from .app import start
 
+    lang = lang_of(args)
     home = _home(args)
     cfg = home.load()
     host = args.host or cfg.host
     port = args.port if args.port is not None else cfg.port
     max_sessions = args.max_sessions if args.max_sessions is not None else cfg.max_sessions
     if max_sessions < 1:
-        print("relay serve: --max-sessions must be at least 1", file=sys.stderr)
+        print(t(lang, "serve_max"), file=sys.stderr)
         return 2
     for name in ("relay", "relay.sync", "relay.enrol", "sync.tls"):
         logging.getLogger(name).setLevel(logging.INFO)
     if not logging.getLogger().handlers:
         logging.basicConfig(stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     scheme = "http" if args.insecure else "https"
-    print(f"relay for county {cfg.county} listening on {host}:{port} "
-          f"(health: {scheme}://{host}:{port}/healthz; at most {max_sessions} sync sessions "
-          "at once)", flush=True)
     if args.insecure:
-        print("WARNING: --insecure: no TLS and no certificates; for a demo on one machine "
-              "only", file=sys.stderr, flush=True)
+        print(t(lang, "serve_insecure"), file=sys.stderr, flush=True)
 
-    async def main() -> None:
-        task = asyncio.ensure_future(serve(home, host, port, tls=not args.insecure,
-                                           max_sessions=max_sessions))
+    async def main() -> int:
+        try:
+            relay = await start(home, host, port, tls=not args.insecure,
+                                max_sessions=max_sessions)
+        except OSError as exc:  # the port is taken (or not ours to bind)
+            print(t(lang, "serve_port_taken", port=port, reason=exc.strerror or exc),
+                  file=sys.stderr)
+            return 1
+        # Announced once the relay listens: a script may wait for this line.
+        print(t(lang, "serve_listening", county=cfg.county, host=host, port=port,
+                scheme=scheme, max=max_sessions), flush=True)
+        stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, task.cancel)
+            loop.add_signal_handler(sig, stop.set)
         try:
-            await task
-        except asyncio.CancelledError:
-            pass
+            await stop.wait()
+        finally:
+            await relay.stop()
+        return 0
 
-    asyncio.run(main())
-    return 0
+    return asyncio.run(main())
 
 
 def cmd_relay_token(args: argparse.Namespace) -> int:
@@ -74,20 +142,25 @@ def cmd_relay_token(args: argparse.Namespace) -> int:
 
     from .enrol import TokenStore, parse_duration
 
+    lang = lang_of(args)
     home = _home(args)
     cfg = home.load()
     records.check_code(args.village, "village")
     code, expires = TokenStore(home.tokens_file).issue(args.village, args.role,
                                                        parse_duration(args.expires))
-    print(f"enrolment code for a {args.role} of village {args.village} "
-          f"(county {cfg.county}), valid once until {expires}:")
-    print(f"\n    {pretty(code)}\n")
     where = cfg.public_url or "RELAY_ADDRESS:PORT"
-    print(f"on the new machine: villagecourt provision --relay {where} --token {pretty(code)}")
+    if args.json:
+        emit_json({"code": pretty(code), "village": args.village, "role": args.role,
+                   "county": cfg.county, "expires": expires, "relay": cfg.public_url})
+        return 0
+    print(t(lang, "token_done", role=role(lang, args.role), village=args.village,
+            county=cfg.county, expires=expires))
+    print(f"\n    {pretty(code)}\n")
+    print(t(lang, "token_next", where=where, code=pretty(code)))
     return 0
 
 
-async def _taken_short_ids(home: RelayHome, county: str, village: str) -> set[str]:
+async def _taken_short_ids(home: "RelayHome", county: str, village: str) -> set[str]:
     from store import Store
 
     from .enrol import taken_short_ids
@@ -104,21 +177,24 @@ def cmd_relay_enrol_file(args: argparse.Namespace) -> int:
 
     from .enrol import TokenStore, write_enrol_file
 
+    lang = lang_of(args)
     home = _home(args)
     cfg = home.load()
     records.check_code(args.village, "village")
     url = args.url or cfg.public_url
     if not url:
-        print("relay enrol-file: give --url wss://RELAY_ADDRESS:PORT/v1/sync (the address the "
-              "village will reach), or set it once with 'relay init --url'", file=sys.stderr)
+        print(t(lang, "enrol_no_url"), file=sys.stderr)
         return 2
     code = write_enrol_file(Path(args.out), home.ca, cfg.county, args.village, args.role, url,
                             tokens=TokenStore(home.tokens_file),
                             taken=asyncio.run(_taken_short_ids(home, cfg.county, args.village)))
-    print(f"enrolment file written to {args.out} for a {args.role} of village "
-          f"{args.village}.")
-    print(f"give the technician this code separately from the file:\n\n    {pretty(code)}\n")
-    print(f"on the new machine: villagecourt provision --file {args.out} --code {pretty(code)}")
+    if args.json:
+        emit_json({"file": args.out, "code": pretty(code), "village": args.village,
+                   "role": args.role, "county": cfg.county, "relay": url})
+        return 0
+    print(t(lang, "enrol_done", out=args.out, role=role(lang, args.role), village=args.village))
+    print(t(lang, "enrol_code") + f"\n\n    {pretty(code)}\n")
+    print(t(lang, "enrol_next", out=args.out, code=pretty(code)))
     return 0
 
 
@@ -127,6 +203,7 @@ def cmd_relay_revoke(args: argparse.Namespace) -> int:
 
     from .revoke import revoke
 
+    lang = lang_of(args)
     home = _home(args)
     cfg = home.load()
 
@@ -136,8 +213,10 @@ def cmd_relay_revoke(args: argparse.Namespace) -> int:
             version = await revoke(store, home.ca, cfg.county, args.node_id, args.reason or "")
         finally:
             await store.close()
-        print(f"node {args.node_id} revoked (revocation list version {version}); the relay "
-              "refuses it from now on, and every node once it has synced.")
+        if args.json:
+            emit_json({"node_id": args.node_id, "version": version})
+        else:
+            print(t(lang, "revoked", node=args.node_id, version=version))
         return 0
 
     return asyncio.run(run())
@@ -145,21 +224,24 @@ def cmd_relay_revoke(args: argparse.Namespace) -> int:
 
 def add_commands(sub: Any) -> None:
     relay = sub.add_parser("relay", help="the county relay")
-    relay.add_argument("--relay-home", help=f"relay home (default: ${ENV_RELAY_HOME} or "
-                                            f"{default_relay_home()})")
+    relay.add_argument("--relay-home", help=f"relay home (default: ${ENV_RELAY_HOME} or the "
+                                            "platform's data directory)")
+    add_lang(relay)
     rsub = relay.add_subparsers(dest="relay_cmd", metavar="ACTION")
     rsub.required = True
     s = rsub.add_parser("init", help="set up a relay for a county")
     s.add_argument("--county", required=True)
     s.add_argument("--host", default="0.0.0.0")
-    s.add_argument("--port", type=int, default=DEFAULT_PORT)
+    s.add_argument("--port", type=int, default=DEFAULT_PORT,
+                   help=f"the port nodes reach the relay on (default {DEFAULT_PORT})")
     s.add_argument("--url", default="", help="the address nodes use, e.g. "
                                              "wss://relay.example:8765/v1/sync")
     s.add_argument("--force", action="store_true")
     s.set_defaults(func=cmd_relay_init)
-    s = rsub.add_parser("serve", help="run the relay")
+    s = rsub.add_parser("serve", help="run the relay (in the foreground; Ctrl+C stops it)")
     s.add_argument("--host")
-    s.add_argument("--port", type=int)
+    s.add_argument("--port", type=int, help="port to listen on (default: the one of "
+                                            f"'relay init --port', {DEFAULT_PORT})")
     s.add_argument("--insecure", action="store_true",
                    help="no TLS, trust what peers claim (a demo on one machine only)")
     s.add_argument("--max-sessions", type=int, metavar="N",
@@ -185,8 +267,30 @@ def add_commands(sub: Any) -> None:
     from .user_cli import add_user_commands
 
     add_user_commands(rsub)  # relay user add|list|disable|enable|passwd, relay audit
-    from .content import add_content_commands
+    from .content_cli import add_content_commands
 
     add_content_commands(rsub)  # relay content add|list|withdraw (issue #8)
+    from .case_cli import add_case_commands
+
+    add_case_commands(rsub)  # relay case list|show
+    # Every relay command speaks zh or en and answers --json.
+    for action in list(rsub.choices.values()):
+        _finish(action)
 
 
+def _finish(parser: argparse.ArgumentParser) -> None:
+    """``--lang``, ``--json`` and one-line refusals (guarded) on a command and on each of
+    its own actions."""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]  # noqa: SLF001
+    if subs:
+        for child in subs[0].choices.values():
+            _finish(child)
+        return
+    func = parser.get_default("func")
+    if func is not None and not getattr(func, "guarded", False):
+        parser.set_defaults(func=guarded(func))
+    opts = {o for a in parser._actions for o in a.option_strings}  # noqa: SLF001
+    if "--lang" not in opts:
+        add_lang(parser)
+    if "--json" not in opts:
+        parser.add_argument("--json", action="store_true", help="machine-readable output")

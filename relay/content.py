@@ -4,7 +4,8 @@
 publishes a content item (a document in county scope) whose ``media`` list names each file
 by SHA-256 with its 128 KiB block hashes; the files go into the relay's blob store.
 ``content list`` and ``content withdraw ID`` (the item leaves every village's list at its
-next sync; its media is no longer served).
+next sync; its media is no longer served). The commands are relay/content_cli.py (which
+imports this module, and aiohttp with it, only when one of them runs).
 
 The relay serves blocks at ``GET /v1/blobs/<sha256>/<n>`` to a peer whose certificate
 gives it read access to a published item referencing the blob (sync/media.py).
@@ -12,8 +13,6 @@ gives it read access to a published item referencing the blob (sync/media.py).
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import mimetypes
 from pathlib import Path
 from typing import Any, AsyncIterator
@@ -29,7 +28,7 @@ from sync.media import MediaIndex
 from sync.scopes import permissions
 
 from . import keys
-from .config import RelayHome, default_relay_home
+from .config import RelayHome
 
 BLOBS = web.AppKey("blobs", BlobStore)
 INDEX = web.AppKey("media_index", MediaIndex)
@@ -132,83 +131,3 @@ def setup_content(app: web.Application, home: RelayHome) -> None:
 
     app.cleanup_ctx.append(ctx)
     app.router.add_get("/v1/blobs/{sha}/{n}", blob_block)
-
-
-# --- the command -----------------------------------------------------------------------------
-def _relay_home(args: argparse.Namespace) -> RelayHome:
-    return RelayHome(Path(args.relay_home).expanduser() if getattr(args, "relay_home", None)
-                     else default_relay_home())
-
-
-def _run(args: argparse.Namespace, fn: Any) -> int:
-    home = _relay_home(args)
-    cfg = home.load()
-
-    async def main() -> int:
-        store = await Store.open(home.store_file, key=home.store_key())
-        blobs = await open_blobs(home)
-        try:
-            return int(await fn(store, blobs, cfg.county))
-        finally:
-            await blobs.close()
-            await store.close()
-
-    return asyncio.run(main())
-
-
-def cmd_content_add(args: argparse.Namespace) -> int:
-    files = [Path(f) for f in args.files]
-    for f in files:
-        if not f.is_file():
-            print(f"villagecourt: no such file: {f}")
-            return 1
-
-    async def run(store: Store, blobs: BlobStore, county: str) -> int:
-        doc_id = await add_item(store, blobs, county, files, title=args.title,
-                                topic=args.topic, content_kind=args.kind,
-                                summary=args.summary or "", body=args.body or "")
-        print(f"published {doc_id}: {args.title} ({len(files)} file(s)); villages receive it "
-              "at their next sync, media after the records")
-        return 0
-
-    return _run(args, run)
-
-
-def cmd_content_list(args: argparse.Namespace) -> int:
-    async def run(store: Store, blobs: BlobStore, county: str) -> int:
-        for item in await list_items(store):
-            size = sum(int(m.get("length", 0)) for m in item.media)
-            state = "withdrawn" if item.withdrawn else "published"
-            print(f"{item.doc_id}  {state:9}  {item.content_kind:12}  {item.topic}  "
-                  f"{item.title}  [{len(item.media)} file(s), {size} bytes]")
-        return 0
-
-    return _run(args, run)
-
-
-def cmd_content_withdraw(args: argparse.Namespace) -> int:
-    async def run(store: Store, blobs: BlobStore, county: str) -> int:
-        await withdraw(store, args.id)
-        print(f"withdrawn {args.id}: it leaves every village's list at its next sync")
-        return 0
-
-    return _run(args, run)
-
-
-def add_content_commands(rsub: Any) -> None:
-    content = rsub.add_parser("content", help="legal-education content for the villages")
-    csub = content.add_subparsers(dest="content_cmd", metavar="ACTION")
-    csub.required = True
-    s = csub.add_parser("add", help="publish an article, typical case or video")
-    s.add_argument("files", nargs="*", metavar="FILE", help="media files (video, audio, pdf)")
-    s.add_argument("--title", required=True)
-    s.add_argument("--topic", required=True, help="e.g. 婚姻家庭")
-    s.add_argument("--kind", required=True, choices=["article", "typical-case", "video"])
-    s.add_argument("--summary")
-    s.add_argument("--body", help="the article's text")
-    s.set_defaults(func=cmd_content_add)
-    s = csub.add_parser("list", help="published and withdrawn items")
-    s.set_defaults(func=cmd_content_list)
-    s = csub.add_parser("withdraw", help="withdraw an item from every village")
-    s.add_argument("id")
-    s.set_defaults(func=cmd_content_withdraw)

@@ -21,10 +21,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .accounts import MIN_PASSWORD, ROLES, AccountError, AccountStore
-from .config import RelayHome, default_relay_home
+from .messages import error_text, lang_of, role, t
 
 
 def _accounts(args: argparse.Namespace) -> AccountStore:
+    from .config import RelayHome, default_relay_home
+
     home = RelayHome(Path(args.relay_home).expanduser() if args.relay_home
                      else default_relay_home())
     home.load()  # a relay must exist here (raises RelayConfigError otherwise)
@@ -34,8 +36,9 @@ def _accounts(args: argparse.Namespace) -> AccountStore:
 def _password(args: argparse.Namespace) -> str:
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\r\n")
-    first = getpass.getpass(f"password (at least {MIN_PASSWORD} characters): ")
-    if getpass.getpass("again: ") != first:
+    lang = lang_of(args)
+    first = getpass.getpass(t(lang, "password_prompt", n=MIN_PASSWORD))
+    if getpass.getpass(t(lang, "password_again")) != first:
         raise AccountError("password_mismatch", "the two passwords differ")
     return first
 
@@ -45,8 +48,11 @@ def _run(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespac
         try:
             return fn(args)
         except AccountError as exc:
-            print(f"villagecourt: {exc}", file=sys.stderr)
+            name = getattr(args, "name", "")
+            print(f"villagecourt: {error_text(lang_of(args), exc, name=name, n=MIN_PASSWORD)}",
+                  file=sys.stderr)
             return 1
+    wrapped.__name__ = fn.__name__
     return wrapped
 
 
@@ -56,7 +62,13 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     if accounts.get(args.name) is not None:
         raise AccountError("user_exists", f"user {args.name} already exists")
     user = accounts.add(args.name, args.role, _password(args), display=args.display or "")
-    print(f"user {user.name} added ({user.role}{', ' + user.display if user.display else ''})")
+    if args.json:
+        print(json.dumps(user.__dict__, ensure_ascii=False, indent=2))
+        return 0
+    lang = lang_of(args)
+    sep = "，" if lang == "zh" else ", "
+    print(t(lang, "user_added", name=user.name, role=role(lang, user.role),
+            display=sep + user.display if user.display else ""))
     return 0
 
 
@@ -66,27 +78,44 @@ def cmd_user_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([u.__dict__ for u in users], ensure_ascii=False, indent=2))
         return 0
+    lang = lang_of(args)
     if not users:
-        print("no users yet: villagecourt relay user add NAME --role operator|judge")
+        print(t(lang, "no_users"))
         return 0
-    print(f"{'name':16} {'role':9} {'state':9} {'last login':26} display")
+    print(_pad(t(lang, "col_name"), 16) + _pad(t(lang, "col_role"), 12)
+          + _pad(t(lang, "col_state"), 10) + _pad(t(lang, "col_login"), 26)
+          + t(lang, "col_display"))
     for u in users:
-        print(f"{u.name:16} {u.role:9} {'disabled' if u.disabled else 'active':9} "
-              f"{u.last_login or '-':26} {u.display}")
+        print(_pad(u.name, 16) + _pad(role(lang, u.role), 12)
+              + _pad(t(lang, "disabled" if u.disabled else "active"), 10)
+              + _pad(u.last_login or "-", 26) + u.display)
     return 0
+
+
+def _pad(text: str, width: int) -> str:
+    """``text`` padded to ``width`` terminal columns (CJK characters take two)."""
+    used = sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+    return text + " " * max(1, width - used)
 
 
 @_run
 def cmd_user_disable(args: argparse.Namespace) -> int:
     _accounts(args).set_disabled(args.name, True)
-    print(f"user {args.name} disabled and logged out")
+    _done(args, "user_disabled", disabled=True)
     return 0
+
+
+def _done(args: argparse.Namespace, key: str, **extra: Any) -> None:
+    if args.json:
+        print(json.dumps({"name": args.name, **extra}, ensure_ascii=False))
+    else:
+        print(t(lang_of(args), key, name=args.name))
 
 
 @_run
 def cmd_user_enable(args: argparse.Namespace) -> int:
     _accounts(args).set_disabled(args.name, False)
-    print(f"user {args.name} enabled")
+    _done(args, "user_enabled", disabled=False)
     return 0
 
 
@@ -95,7 +124,7 @@ def cmd_user_passwd(args: argparse.Namespace) -> int:
     accounts = _accounts(args)
     accounts.set_password(args.name, _password(args))
     accounts.end_sessions(args.name)
-    print(f"password of {args.name} changed; their sessions have ended")
+    _done(args, "user_passwd", password_changed=True)
     return 0
 
 
@@ -104,6 +133,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
     rows = _accounts(args).audit_log(limit=args.limit, event=args.event, user=args.user)
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    if not rows:
+        print(t(lang_of(args), "no_audit"))
         return 0
     for r in reversed(rows):
         detail = " ".join(f"{k}={v}" for k, v in r["detail"].items())

@@ -78,6 +78,7 @@ def test_disable_and_logout_everywhere(accounts: AccountStore) -> None:
 
 def test_cli_user_commands(tmp_path: Path, monkeypatch, capsys) -> None:
     home = tmp_path / "relay"
+    monkeypatch.setenv("VILLAGECOURT_LANG", "en")  # the relay speaks Chinese by default
     assert main(["relay", "--relay-home", str(home), "init", "--county", "KC"]) == 0
     monkeypatch.setattr("sys.stdin", __import__("io").StringIO("a good password\n"))
     assert main(["relay", "--relay-home", str(home), "user", "add", "wang", "--role", "judge",
