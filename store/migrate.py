@@ -35,6 +35,22 @@ def migrations() -> list[tuple[int, str]]:
 SCHEMA_VERSION = len(migrations())
 
 
+def statements(sql: str) -> list[str]:
+    """The statements of a schema file, each whole (SQLite's own test of completeness)."""
+    out: list[str] = []
+    buf = ""
+    for line in sql.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                out.append(buf.strip())
+            buf = ""
+    if buf.strip() and not all(ln.strip().startswith("--") or not ln.strip()
+                               for ln in buf.splitlines()):
+        raise RuntimeError(f"schema file ends inside a statement: {buf.strip()[:60]!r}")
+    return out
+
+
 async def migrate(conn: aiosqlite.Connection) -> int:
     """Bring the schema to SCHEMA_VERSION; returns the version found before."""
     async with conn.execute("PRAGMA user_version") as cur:
@@ -49,20 +65,27 @@ async def migrate(conn: aiosqlite.Connection) -> int:
     for version, sql in migrations():
         if version <= current:
             continue
-        # executescript commits first; wrap each file so a failure leaves version N-1.
+        # Take the write lock, then look again: another program opening the same new store
+        # at the same moment (two started together) may have applied this file, or later
+        # ones, while we waited. Re-running an idempotent file (CREATE ... IF NOT EXISTS)
+        # would then set user_version back, and a later, non-idempotent file (ALTER TABLE)
+        # would fail.
+        # The file runs statement by statement inside that transaction (executescript
+        # would COMMIT first), so the file and its version bump commit together or not at
+        # all.
+        await conn.execute("BEGIN IMMEDIATE")
         try:
-            await conn.executescript(
-                f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;"
-            )
-        except sqlite3.Error:
-            if conn.in_transaction:
-                await conn.execute("ROLLBACK")
-            # Another process opening the same store may have applied this file between
-            # our reading user_version and taking the write lock (two programs started
-            # at once on a new store): then the file failed ("table ... already exists")
-            # and there is nothing left to do.
             async with conn.execute("PRAGMA user_version") as cur:
                 row = await cur.fetchone()
-            if row is None or int(row[0]) < version:
-                raise
+            if row is not None and int(row[0]) >= version:
+                await conn.execute("COMMIT")
+                continue
+            for statement in statements(sql):
+                await conn.execute(statement)
+            await conn.execute(f"PRAGMA user_version = {version}")
+            await conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                await conn.execute("ROLLBACK")
+            raise
     return current
