@@ -45,7 +45,7 @@ from .common import warm
 from .config import DashboardConfig, accounts_file, cookie_key, load_config
 from .keys import ACCOUNTS, CACHE, DCONFIG, WARMER_TASK, WARNING_TASK, WARNINGS
 from .metrics import metrics_middleware
-from .security import guard
+from .security import guard, secure_headers
 
 __all__ = ["DASHBOARD_APP", "DashboardConfig", "setup_dashboard"]
 
@@ -121,6 +121,7 @@ def setup_dashboard(app: web.Application, home: Path | RelayHome) -> web.Applica
     app.router.add_get("/", _to_dashboard)
     app.router.add_get("/dashboard", _to_dashboard)
     app.middlewares.append(metrics_middleware(dash))
+    app.middlewares.append(secure_headers)
     return dash
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from typing import Any
 
 from aiohttp import web
@@ -30,12 +31,27 @@ TABLES = ("villages", "categories", "cases", "followups", "consultations", "warn
           "screenings", "audit")
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][+-]?\d+)?")
+
+
+def safe_cell(value: Any) -> Any:
+    """OWASP's CSV injection advice: a text cell a spreadsheet would read as a formula
+    (starting with = + - @, a tab or a carriage return) gets a leading single quote, so it
+    shows as the text it is. Numbers, and text that is a plain negative number, stay."""
+    if not isinstance(value, str) or not value.startswith(FORMULA_START):
+        return value
+    if _NUMBER.fullmatch(value):
+        return value
+    return "'" + value
+
+
 def _csv(header: list[str], rows: list[list[Any]], name: str) -> web.Response:
     buf = io.StringIO()
     buf.write("\ufeff")
     w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(header)
-    w.writerows(rows)
+    w.writerow([safe_cell(c) for c in header])
+    w.writerows([safe_cell(c) for c in row] for row in rows)
     return web.Response(
         body=buf.getvalue().encode("utf-8"), content_type="text/csv", charset="utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'})

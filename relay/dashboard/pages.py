@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import math
 from typing import Any
 
@@ -17,11 +18,15 @@ from store.casedoc import Case
 from store.records import CASE, CATEGORIES, CONSULTATION
 
 from ..warning_pass import local_today
+from . import i18n
 from . import queries as q
 from .common import cached, county_of, lang_of, mask_id, mask_phone, render, store_of
 from .config import DashboardConfig
 from .keys import ACCOUNTS, DCONFIG
 from .security import need, viewer_of
+
+log = logging.getLogger("relay.dashboard")
+MAX_PAGE = 1_000_000  # a SQLite OFFSET far below its 64-bit limit
 
 
 def chart_payload(starts: list[dt.date], series: dict[str, list[int]], lang: str,
@@ -97,10 +102,6 @@ async def village(request: web.Request) -> web.StreamResponse:
     status = request.query.get("status", "")
     if status not in ("", "open", *q.STATUSES_ALL):
         status = ""
-    try:
-        page = max(1, int(request.query.get("page", "1")))
-    except ValueError:
-        page = 1
     cfg = request.config_dict[DCONFIG]
     matrix = await q.case_matrix(store, f)
     vrows = await q.villages(store, county, f, stale_hours=cfg.stale_after_hours,
@@ -108,8 +109,12 @@ async def village(request: web.Request) -> web.StreamResponse:
     if code not in names and not matrix:  # neither a profile nor a case: no such village
         raise web.HTTPNotFound()
     vrow = vrows[0] if vrows else None
-    cases, total = await q.case_list(store, f, status=status, page=page,
-                                     period=request.query.get("all") != "1")
+    period = request.query.get("all") != "1"
+    raw = request.query.get("page", "1")
+    page = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 7 else 0
+    if not 1 <= page <= MAX_PAGE:  # past the last page is an empty page; beyond, 400
+        return await bad_request(request, "bad_page", pages=MAX_PAGE)
+    cases, total = await q.case_list(store, f, status=status, page=page, period=period)
     starts, series = await q.category_series(store, f)
     lang = await lang_of(request)
     return await render(request, "village.html", {
@@ -219,15 +224,29 @@ async def case_view(request: web.Request) -> web.StreamResponse:
     return await case_page(request)
 
 
+async def bad_request(request: web.Request, key: str, **kw: Any) -> web.StreamResponse:
+    """400 with a page in the viewer's language saying what was wrong with the address."""
+    lang = await lang_of(request)
+    log.info("event=bad_request path=%s reason=%s", request.path, key)
+    return await render(request, "error.html", {"message": i18n.t(lang, key, **kw)},
+                        status=400)
+
+
 async def report(request: web.Request) -> web.StreamResponse:
     """A printable monthly report (?month=YYYY-MM, default this month)."""
     await viewer_of(request)
     store, county = store_of(request), county_of(request)
     today = local_today()
-    try:
-        first = dt.date.fromisoformat(request.query.get("month", "") + "-01")
-    except ValueError:
+    raw = request.query.get("month", "")
+    if not raw:
         first = today.replace(day=1)
+    else:
+        try:
+            first = dt.date.fromisoformat(raw + "-01")
+        except ValueError:
+            return await bad_request(request, "bad_month")
+        if not 2000 <= first.year <= today.year + 1:
+            return await bad_request(request, "bad_month")
     nxt = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
     f = q.Filters("custom", first, nxt, grain="week", today=min(today, nxt - dt.timedelta(
         days=1)))

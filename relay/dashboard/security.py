@@ -25,7 +25,7 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, MutableMapping
 
 from aiohttp import web
 from aiohttp_session import Session, get_session
@@ -137,8 +137,11 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             raise web.HTTPUnauthorized(text="log in first / 请先登录")
     if request.method == "POST":
         await check_csrf(request)
-    response = await handler(request)
-    headers = response.headers
+    return await handler(request)
+
+
+def secure_headers_on(path: str, headers: MutableMapping[str, str]) -> None:
+    """Rule 6 on one response's headers."""
     headers.setdefault("Cache-Control", "no-store")
     headers.setdefault("Content-Security-Policy", CSP)
     headers.setdefault("X-Frame-Options", "DENY")
@@ -146,6 +149,25 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     headers.setdefault("Referrer-Policy", "same-origin")
     if path.startswith("/dashboard/static/"):
         headers["Cache-Control"] = "public, max-age=86400"
+
+
+def _dashboard_path(path: str) -> bool:
+    return path in ("/", "/dashboard") or path.startswith("/dashboard/")
+
+
+@web.middleware
+async def secure_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Rule 6 on every dashboard response, the ones raised as HTTPException (302 to the
+    login, 401, 403, 404 of an unknown path) included. Mounted on the relay's root app, so
+    a path no route matches is covered too."""
+    if not _dashboard_path(request.path):
+        return await handler(request)
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        secure_headers_on(request.path, exc.headers)
+        raise
+    secure_headers_on(request.path, response.headers)
     return response
 
 

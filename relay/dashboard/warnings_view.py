@@ -12,7 +12,7 @@ from aiohttp import web
 from store import ValidationError
 from store.records import WARNING
 
-from ..warning_pass import ACKNOWLEDGED, CLOSED, OPEN, act_on_warning, read_county_warning
+from ..warning_pass import ACKNOWLEDGED, CLOSED, MAX_NOTE, OPEN, act_on_warning, read_county_warning
 from . import i18n
 from . import queries as q
 from .common import county_doc, flash, forget_cache, lang_of, render, store_of
@@ -63,7 +63,15 @@ async def warning_rows(request: web.Request, *, status: str | None = None,
     return out
 
 
-async def warnings_page(request: web.Request) -> web.StreamResponse:
+ACT_ERRORS = {"missing_note": "note_required", "too_long": "note_too_long",
+              "warning_closed": "warning_closed", "warning_same": "warning_same",
+              "bad_status": "warning_bad_status"}
+
+
+async def warnings_page(request: web.Request, *, error: str = "", draft_for: str = "",
+                        draft: str = "", status: int = 200) -> web.StreamResponse:
+    """The page; after a refused action, with the error and the typed note kept in the
+    form of the warning it was typed for (answered 400, nothing saved)."""
     await viewer_of(request)
     cfg = request.config_dict[DCONFIG]
     return await render(request, "warnings.html", {
@@ -71,7 +79,8 @@ async def warnings_page(request: web.Request) -> web.StreamResponse:
         "handled": await warning_rows(request, status="handled", limit=30),
         "minutes": cfg.warning_interval_s // 60 or 15,
         "thresholds": cfg.warnings.to_dict(),
-    })
+        "act_error": error, "draft_for": draft_for, "draft": draft,
+    }, status=status)
 
 
 async def act(request: web.Request) -> web.StreamResponse:
@@ -82,15 +91,19 @@ async def act(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     status = str(form.get("status", ""))
     note = str(form.get("note", ""))
+    lang = await lang_of(request)
     if status not in (ACKNOWLEDGED, CLOSED):
-        raise web.HTTPBadRequest(text="status must be acknowledged or closed")
+        return await warnings_page(request, error=i18n.t(lang, "warning_bad_status"),
+                                   draft_for=doc_id, draft=note, status=400)
     try:
         await store.edit(doc_id, lambda d: act_on_warning(d, status=status, note=note,
                                                           by=viewer.label))
     except ValidationError as exc:
-        await flash(request, "note_required" if exc.code == "missing_note" else "acted_ok",
-                    "error" if exc.code == "missing_note" else "ok")
-        raise web.HTTPFound("/dashboard/warnings") from None
+        log.info("event=warning_act_refused doc=%s user=%s code=%s", doc_id, viewer.name,
+                 exc.code)
+        key = ACT_ERRORS.get(exc.code, "warning_bad_status")
+        return await warnings_page(request, error=i18n.t(lang, key, max=MAX_NOTE),
+                                   draft_for=doc_id, draft=note, status=400)
     forget_cache(request)
     request.config_dict[ACCOUNTS].audit(viewer.name, f"warning_{status}",
                                         remote=request.remote or "-", doc_id=doc_id,
