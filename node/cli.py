@@ -488,6 +488,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         node.events.subscribe(on_event)
         try:
             async with syncer:
+                # Handlers first: a supervisor that stops the node as soon as it says it
+                # listens must get a clean exit, not a kill by the default SIGTERM action.
+                stop = asyncio.Event()
+                loop = asyncio.get_running_loop()
+                import signal
+
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.add_signal_handler(sig, stop.set)
                 if syncer.port_taken is not None:
                     print(i18n.t(lang, "serve_port_taken", port=node.config.listen_port
                                  if args.port is None else args.port,
@@ -498,12 +506,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 lan = syncer.bound_port or i18n.t(lang, "none")
                 print(i18n.t(lang, "serve_listening", port=lan,
                              relay=node.config.relay_url or i18n.t(lang, "none")), flush=True)
-                stop = asyncio.Event()
-                loop = asyncio.get_running_loop()
-                import signal
-
-                for sig in (signal.SIGINT, signal.SIGTERM):
-                    loop.add_signal_handler(sig, stop.set)
                 await stop.wait()
         finally:
             await media.close()
