@@ -125,7 +125,7 @@ async def test_csv_cells_that_are_formulas_are_quoted(relay, browser, tmp_path: 
         await page.context.close()
 
 
-def test_a_negative_number_stays_a_number() -> None:
+async def test_a_negative_number_stays_a_number() -> None:
     from relay.dashboard.export import safe_cell
     assert safe_cell(-3) == -3 and safe_cell("-3.5") == "-3.5"
     assert safe_cell("-3+A1") == "'-3+A1" and safe_cell("普通") == "普通"
