@@ -75,6 +75,8 @@ def tighten(root: Path) -> tuple[list[Path], list[Path]]:
             os.chmod(p, PRIVATE_DIR if stat.S_ISDIR(os.lstat(p).st_mode) else PRIVATE_FILE,
                      follow_symlinks=False)
             fixed.append(p)
+        except FileNotFoundError:
+            pass  # gone meanwhile: an SQLite -shm or -wal file removed as its connection closed
         except (OSError, NotImplementedError):
             failed.append(p)
     if fixed:

@@ -194,3 +194,15 @@ async def test_the_doctor_command_reports_a_home_it_tightened(tmp_path: Path) ->
     assert "were made private when the node opened" in perms[0] and str(home) in perms[0]
     assert proc.returncode == 0  # a warning, not a failure: nothing is loose any more
     assert_private(home)
+
+
+def test_a_file_gone_before_it_is_tightened_is_not_reported_loose(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An SQLite -shm file is removed when its last connection closes, which can happen
+    between finding it loose and changing its mode: that is not a home left loose."""
+    from store import files
+
+    gone = tmp_path / "accounts.db-shm"
+    monkeypatch.setattr(files, "loose_paths", lambda root: [(gone, 0o644)])
+    fixed, failed = files.tighten(tmp_path)
+    assert fixed == [] and failed == []
