@@ -11,12 +11,16 @@ One run (one seed):
    with a one-time token through ``villagecourt provision`` (the real enrolment), then
    pointed at the relay through its own link simulator (sync/linksim.py), and each running
    ``villagecourt serve --no-discovery``.
-2. For ``--duration`` seconds, at random moments drawn from the seed: edits through the
+2. For ``--duration`` seconds, at moments drawn from the seed: edits through the
    command line while the daemons run (``case add --json``, ``case session``), manual
    ``villagecourt sync``, partitions (a node's link goes down, then up), flaky links
    (random disconnects, a cut after N bytes), SIGKILL of a node daemon, of the relay, and
-   of an edit command in the middle of its work, then restarts. An edit counts as
-   *reported saved* when its command exited 0 and printed its output.
+   of an edit command in the middle of its work, then restarts. The whole plan (which
+   action, on which node, with which parameters) is drawn from the seed before the run
+   starts, and holds every kind of trouble at least once; a kill or a partition aimed at
+   a node that is already down waits for it to be back. So a seed always does the same
+   things, however fast the machine -- only their interleaving with the processes varies.
+   An edit counts as *reported saved* when its command exited 0 and printed its output.
 3. Heal: every process up, every link clean; the daemons are stopped with SIGTERM (they
    must exit 0), then every node runs ``villagecourt sync`` in rounds until a round in
    which nothing moves (bounded).
@@ -85,6 +89,21 @@ class NodeSlot:
     busy: bool = False  # a kill or a partition of this node is under way
 
 
+# What a step does, by where a draw in [0, 1) falls; above the last bound: nothing.
+PLAN_WEIGHTS = (("case_add", 0.30), ("case_session", 0.55), ("sync", 0.65),
+                ("partition", 0.73), ("flaky_link", 0.81), ("kill_node", 0.88),
+                ("kill_relay", 0.93), ("kill_edit", 0.97))
+TROUBLE = ("partition", "flaky_link", "kill_node", "kill_relay", "kill_edit")
+
+
+@dataclass(frozen=True)
+class Step:
+    at: float  # seconds after the chaos phase began
+    kind: str
+    node: int  # index into the node slots
+    seed: int  # the step's own random source, for its parameters
+
+
 @dataclass
 class ChaosResult:
     seed: int
@@ -113,6 +132,29 @@ class ChaosResult:
                 f"rounds {self.heal_rounds}; docs {self.docs_per_village}; actions {acts}; "
                 f"refused edits {fails}"
                 + (f"; slow: {sorted(self.slowest, reverse=True)[:4]}" if self.slowest else ""))
+
+
+def make_plan(seed: int, duration: float, nodes: int = len(VILLAGES)) -> list[Step]:
+    """A run's actions, drawn from the seed alone: ~4 a second for ``duration`` seconds,
+    with every kind of trouble at least once (when there is room for them)."""
+    r = random.Random(seed)
+    steps: list[Step] = []
+    at = 0.0
+    while True:
+        at += r.expovariate(4.0)
+        if at >= duration:
+            break
+        node, roll, step_seed = r.randrange(nodes), r.random(), r.randrange(2**32)
+        kind = next((k for k, upto in PLAN_WEIGHTS if roll < upto), None)
+        if kind is not None:
+            steps.append(Step(at, kind, node, step_seed))
+    for kind in TROUBLE:
+        if not any(s.kind == kind for s in steps):
+            spare = [i for i, s in enumerate(steps) if s.kind not in TROUBLE]
+            if spare:
+                i = r.choice(spare)
+                steps[i] = Step(steps[i].at, kind, steps[i].node, steps[i].seed)
+    return steps
 
 
 class Chaos:
@@ -190,13 +232,14 @@ class Chaos:
         self.counter += 1
         return self.counter
 
-    async def add_case(self, slot: NodeSlot, *, kill_after: float | None = None) -> None:
+    async def add_case(self, slot: NodeSlot, rng: random.Random, *,
+                       kill_after: float | None = None) -> None:
         n = self._next_marker()
         title = f"混沌案件 s{self.seed} n{n}"
         async with self.commands:
             ran = await self.command(
                 slot, "case", "add", "--category",
-                self.rng.choice(["neighbour", "family", "land"]), "--title", title,
+                rng.choice(["neighbour", "family", "land"]), "--title", title,
                 "--party", "申请人:张三", "--party", "被申请人:李四", "--json",
                 kill_after=kill_after)
         if ran.rc == 0 and ran.out.strip():
@@ -207,14 +250,14 @@ class Chaos:
         else:
             self._refused("case_add", ran.rc, ran.err)
 
-    async def log_session(self, slot: NodeSlot) -> None:
+    async def log_session(self, slot: NodeSlot, rng: random.Random) -> None:
         # Mostly a case this node registered (it has it), sometimes any case of the
         # village (it may not have arrived yet): concurrent sessions on shared cases.
         own = [s.doc_id for s in self.saved if s.what == "case" and s.node == slot.name]
-        known = own if own and self.rng.random() < 0.6 else self.cases[slot.village]
+        known = own if own and rng.random() < 0.6 else self.cases[slot.village]
         if not known:
-            return await self.add_case(slot)
-        doc_id = self.rng.choice(known[-8:])
+            return await self.add_case(slot, rng)
+        doc_id = rng.choice(known[-8:])
         n = self._next_marker()
         summary = f"调解记录 s{self.seed} n{n}"
         async with self.commands:
@@ -246,8 +289,16 @@ class Chaos:
         if ran.rc not in (0, 1) or "Traceback" in ran.err:
             self.result.problems.append(f"sync on {slot.name}: rc {ran.rc} {ran.err[-300:]}")
 
+    @staticmethod
+    async def _free(is_busy: Any, limit: float = 60.0) -> None:
+        """Wait (bounded) until a node or the relay is no longer down for another action."""
+        deadline = time.monotonic() + limit
+        while is_busy() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+
     async def partition(self, slot: NodeSlot, seconds: float) -> None:
         assert slot.sim is not None
+        await self._free(lambda: slot.busy)
         slot.busy = slot.partitioned = True
         try:
             await slot.sim.stop()  # every connection cut, nothing listens: a dead link
@@ -256,14 +307,14 @@ class Chaos:
             await slot.sim.start()
             slot.partitioned = slot.busy = False
 
-    async def flaky(self, slot: NodeSlot, seconds: float) -> None:
+    async def flaky(self, slot: NodeSlot, seconds: float, rng: random.Random) -> None:
         assert slot.sim is not None
-        if self.rng.random() < 0.5:
-            slot.sim.configure(disconnect_per_s=self.rng.choice([0.3, 0.6, 0.9]),
-                               latency_s=self.rng.choice([0.0, 0.02, 0.1]))
+        if rng.random() < 0.5:
+            slot.sim.configure(disconnect_per_s=rng.choice([0.3, 0.6, 0.9]),
+                               latency_s=rng.choice([0.0, 0.02, 0.1]))
         else:
-            slot.sim.configure(cut_after_bytes=self.rng.randint(100, 30_000),
-                               reset=self.rng.random() < 0.5)
+            slot.sim.configure(cut_after_bytes=rng.randint(100, 30_000),
+                               reset=rng.random() < 0.5)
         try:
             await asyncio.sleep(seconds)
         finally:
@@ -272,6 +323,7 @@ class Chaos:
 
     async def kill_node(self, slot: NodeSlot, down: float) -> None:
         assert slot.daemon is not None
+        await self._free(lambda: slot.busy)
         slot.busy = True
         try:
             await slot.daemon.kill()
@@ -281,6 +333,7 @@ class Chaos:
             slot.busy = False
 
     async def kill_relay(self, down: float) -> None:
+        await self._free(lambda: self.relay_busy)
         self.relay_busy = True
         try:
             await self.relay.kill()
@@ -295,30 +348,26 @@ class Chaos:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
+    def start(self, step: Step) -> None:
+        slot, rng = self.nodes[step.node], random.Random(step.seed)
+        actions = {
+            "case_add": lambda: self.add_case(slot, rng),
+            "case_session": lambda: self.log_session(slot, rng),
+            "sync": lambda: self.sync_now(slot),
+            "partition": lambda: self.partition(slot, rng.uniform(0.5, 4.0)),
+            "flaky_link": lambda: self.flaky(slot, rng.uniform(1.0, 4.0), rng),
+            "kill_node": lambda: self.kill_node(slot, rng.uniform(0.2, 2.0)),
+            "kill_relay": lambda: self.kill_relay(rng.uniform(0.2, 2.5)),
+            "kill_edit": lambda: self.add_case(slot, rng, kill_after=rng.uniform(0.05, 0.6)),
+        }
+        self.spawn(step.kind, actions[step.kind]())
+
     async def chaos(self) -> None:
-        end = time.monotonic() + self.duration
-        r = self.rng
-        while time.monotonic() < end:
-            await asyncio.sleep(r.expovariate(4.0))  # ~4 actions a second
-            slot = r.choice(self.nodes)
-            roll = r.random()
-            if roll < 0.30:
-                self.spawn("case_add", self.add_case(slot))
-            elif roll < 0.55:
-                self.spawn("case_session", self.log_session(slot))
-            elif roll < 0.65:
-                self.spawn("sync", self.sync_now(slot))
-            elif roll < 0.73 and not slot.busy:
-                self.spawn("partition", self.partition(slot, r.uniform(0.5, 4.0)))
-            elif roll < 0.81:
-                self.spawn("flaky_link", self.flaky(slot, r.uniform(1.0, 4.0)))
-            elif roll < 0.88 and not slot.busy:
-                self.spawn("kill_node", self.kill_node(slot, r.uniform(0.2, 2.0)))
-            elif roll < 0.93 and not self.relay_busy:
-                self.spawn("kill_relay", self.kill_relay(r.uniform(0.2, 2.5)))
-            elif roll < 0.97:
-                self.spawn("kill_edit", self.add_case(slot, kill_after=r.uniform(0.05, 0.6)))
-        self.result.phases["chaos"] = time.monotonic() - end + self.duration
+        began = time.monotonic()
+        for step in make_plan(self.seed, self.duration, len(self.nodes)):
+            await asyncio.sleep(max(0.0, began + step.at - time.monotonic()))
+            self.start(step)
+        self.result.phases["chaos"] = time.monotonic() - began
         t = time.monotonic()
         if self.tasks:
             await asyncio.wait(self.tasks, timeout=120)
