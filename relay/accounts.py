@@ -45,7 +45,7 @@ IP_FAIL_LIMIT = 20  # failed logins from one address before it is locked
 FAIL_WINDOW = dt.timedelta(minutes=15)
 LOCK_BASE = 60  # seconds of the first lock-out
 LOCK_MAX = 15 * 60  # seconds: the longest lock-out
-_NAME = re.compile(r"^[A-Za-z0-9_.-]{2,32}$")
+_NAME = re.compile(r"[A-Za-z0-9_.-]{2,32}")
 
 
 class AccountError(Exception):
@@ -145,7 +145,7 @@ class AccountStore:
 
     # --- users ---------------------------------------------------------------------------
     def add(self, name: str, role: str, password: str, *, display: str = "") -> User:
-        if not _NAME.match(name or ""):
+        if not _NAME.fullmatch(name or ""):
             raise AccountError("bad_user_name", "a user name is 2-32 letters, digits, '.', "
                                                 "'_' or '-'")
         if role not in ROLES:

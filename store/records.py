@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from .errors import ValidationError
@@ -32,12 +33,12 @@ REVOCATION = "revocation"  # the county's signed revocation list (one document p
 KINDS = (VILLAGE, CASE, CONSULTATION, CONTENT, SCREENING, WARNING, REVOCATION)
 
 # --- scopes ----------------------------------------------------------------------------
-_CODE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+_CODE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 def check_code(code: str, what: str = "code") -> str:
     """Village and county codes: 1-32 letters, digits, '-' or '_'."""
-    if not isinstance(code, str) or not _CODE.match(code):
+    if not isinstance(code, str) or not _CODE.fullmatch(code):
         raise ValidationError(
             "bad_code", f"{what} {code!r} must be 1-32 letters, digits, '-' or '_'", value=code
         )
@@ -68,12 +69,12 @@ def judge_scope(county: str) -> str:
 
 
 # village:<county>/<village>, county:<county>, county:<county>/<part> (e.g. judge)
-_SCOPE = re.compile(r"^(village:[A-Za-z0-9_-]{1,32}/[A-Za-z0-9_-]{1,32}"
-                    r"|county:[A-Za-z0-9_-]{1,32}(/[a-z]{1,16})?)$")
+_SCOPE = re.compile(r"village:[A-Za-z0-9_-]{1,32}/[A-Za-z0-9_-]{1,32}"
+                    r"|county:[A-Za-z0-9_-]{1,32}(/[a-z]{1,16})?")
 
 
 def check_scope(scope: str) -> str:
-    if not isinstance(scope, str) or not _SCOPE.match(scope):
+    if not isinstance(scope, str) or not _SCOPE.fullmatch(scope):
         raise ValidationError("bad_scope", f"invalid scope {scope!r}", value=scope)
     return scope
 
@@ -173,18 +174,22 @@ def check_role(role: str) -> str:
 
 
 # --- personal data formats ---------------------------------------------------------------
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
-_LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}$")
+# Whole-string matches on ASCII digits: a pattern ending in $ also takes a trailing
+# newline, and \d takes any script's digits. Full-width digits typed through an IME are
+# folded to ASCII (NFKC) first.
+_MOBILE = re.compile(r"1[3-9][0-9]{9}")
+_LANDLINE = re.compile(r"0[0-9]{2,3}-?[0-9]{7,8}")
+_ID_FORM = re.compile(r"[0-9]{17}[0-9X]")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 
 
 def normalize_phone(phone: str) -> str:
     """A mainland mobile (11 digits) or a landline with area code; '' means none."""
-    p = re.sub(r"[\s()]", "", phone or "")
+    p = re.sub(r"[\s()]", "", unicodedata.normalize("NFKC", phone or ""))
     if p.startswith("+86"):
         p = p[3:]
-    if p and not (_MOBILE.match(p) or _LANDLINE.match(p)):
+    if p and not (_MOBILE.fullmatch(p) or _LANDLINE.fullmatch(p)):
         raise ValidationError(
             "bad_phone", "phone must be an 11-digit mobile or a landline with area code",
         )
@@ -195,10 +200,10 @@ def normalize_id_number(id_number: str) -> str:
     """An 18-character resident ID (GB 11643) with a valid check digit; '' means none.
 
     The value itself never appears in the error (it is personal data)."""
-    s = (id_number or "").strip().upper()
+    s = unicodedata.normalize("NFKC", id_number or "").strip().upper()
     if not s:
         return ""
-    if not re.match(r"^\d{17}[\dX]$", s):
+    if not _ID_FORM.fullmatch(s):
         raise ValidationError("bad_id_number", "ID number must be 17 digits and a check digit")
     total = sum(int(c) * w for c, w in zip(s[:17], _ID_WEIGHTS))
     if _ID_CHECK[total % 11] != s[17]:
