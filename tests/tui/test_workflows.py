@@ -7,6 +7,7 @@ import datetime as dt
 from node import Node
 from store import kinds, records
 from tui.app import make_app
+from tui.bridge import NodeBridge
 from tui.screens.case_actions import CloseScreen, FollowupScreen, SessionScreen
 from tui.screens.case_detail import CaseDetailScreen
 from tui.screens.case_form import RegisterCaseScreen
@@ -126,3 +127,18 @@ async def test_the_mouse_works_too(node: Node) -> None:
     (row,) = await node.cases.search()
     case = await node.cases.get(row.doc_id)
     assert case.category == "consumer" and case.parties[0].role == "respondent"
+
+
+async def test_news_from_the_node_while_the_pages_are_not_there_is_not_an_error(
+        node: Node) -> None:
+    # Seen in a fresh-clone run: a DataChanged handled while the main screen's pages were
+    # not there (before it is composed, or as the app closes) ended the app with NoMatches.
+    app = make_app(node, "zh", clock=lambda: TODAY)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_text(pilot, "等您处理的案件")
+        news = NodeBridge.DataChanged(frozenset({records.CASE}), frozenset(), remote=True)
+        not_composed = MainScreen()
+        not_composed.on_data_changed(news)  # nothing to tell yet: no error
+        await app.main().query_one("#tabs").remove()  # as when the app closes
+        app.main().on_data_changed(news)
+        await pilot.pause()

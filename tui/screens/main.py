@@ -89,7 +89,8 @@ class MainScreen(Screen[None]):
     # --- pages -------------------------------------------------------------------------
     @property
     def active(self) -> str:
-        return self.query_one(TabbedContent).active
+        tabs = self.query(TabbedContent)  # none before compose, or as the app closes
+        return tabs.first().active if tabs else ""
 
     def pane(self, tab: str) -> Pane:
         return self.query_one(f"#pane-{tab}", Pane)
@@ -116,13 +117,23 @@ class MainScreen(Screen[None]):
         return self.active in tabs
 
     # --- live data ---------------------------------------------------------------------
+    def _live(self) -> bool:
+        """Whether the pages are there to be told: the node may speak before this screen
+        is composed, or while the app is closing and its widgets are being removed."""
+        return self.is_attached and bool(self.query(StatusBar))
+
     def on_data_changed(self, message: NodeBridge.DataChanged) -> None:
-        for tab, *_ in TABS:
-            self.pane(tab).on_data_changed(message)
+        if not self._live():
+            return  # each page loads afresh when it is composed
+        for pane in self.query(Pane).results(Pane):
+            pane.on_data_changed(message)
         self.reload_status()
 
     def on_sync_activity(self, message: NodeBridge.SyncActivity) -> None:
-        cast(SyncPane, self.pane("sync")).on_sync_activity(message.event)
+        if not self._live():
+            return
+        for pane in self.query(SyncPane).results(SyncPane):
+            pane.on_sync_activity(message.event)
         self.reload_status()
 
     def on_screen_resume(self) -> None:
@@ -136,7 +147,8 @@ class MainScreen(Screen[None]):
     @when_shown
     async def reload_status(self) -> None:
         status = await self.vc.node.sync_status()
-        self.query_one(StatusBar).show(status, len(self.vc.lan_peers))
+        for bar in self.query(StatusBar).results(StatusBar):  # none while the app closes
+            bar.show(status, len(self.vc.lan_peers))
         self.stale_status = False
 
     def retranslate(self) -> None:
