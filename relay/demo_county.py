@@ -168,13 +168,16 @@ class CaseMaker:
     """Builds one village's case documents from node's sample vocabulary."""
 
     def __init__(self, vocab: ModuleType, county: str, rng: random.Random,
-                 today: dt.date, now: dt.datetime | None = None) -> None:
-        """``now``: the village's last sync (China time); ``today`` is its date."""
+                 today: dt.date, now: dt.datetime | None = None,
+                 clock: dt.datetime | None = None) -> None:
+        """``now``: the village's last sync (China time), ``today`` its date; ``clock``: the
+        relay's now."""
         self.v = vocab
         self.county = county
         self.rng = rng
         self.people = vocab.DemoPeople(rng)
         self.now = now or dt.datetime.combine(today, dt.time(23, 59), TZ)
+        self.clock = clock or self.now  # the relay's own now (the judge answers there)
         self.today = min(today, self.now.astimezone(TZ).date())
 
     def ts(self, day: dt.date) -> str:
@@ -351,7 +354,7 @@ async def build_county(home: RelayHome, vocab: ModuleType, *, villages: int = 24
             # A village's data ends at its last sync: the relay holds nothing newer; a
             # village that never synced has only the profile the county registered.
             n = rng.randint(*cases)
-            await _village(batch, CaseMaker(vocab, county, rng, today, seen[code] or clock),
+            await _village(batch, CaseMaker(vocab, county, rng, today, seen[code] or clock, clock),
                            code, name, n if seen[code] else 0,
                            [s for s in spikes if s.village == code],
                            code == demo.group_village, counts, synced=seen[code] is not None)
@@ -427,12 +430,12 @@ async def _village(batch: _Batch, maker: CaseMaker, code: str, name: str, n: int
         asked = maker.ts(asked_day)
         with doc.transaction() as tx:
             amdoc.put(tx, ROOT, "asked_at", asked)
-        # The judge takes hours to days; an answer that would come after the village's
-        # last sync is not there yet: the question still waits.
+        # The judge answers at the relay, hours to days later (after the village's last
+        # sync, too: the village gets it next time); an answer still to come waits.
         hours = rng.choice((2, 5, 20, 26, 49, 72, 120, 200))
         at = dt.datetime.fromisoformat(asked) + dt.timedelta(hours=hours,
                                                              minutes=rng.randrange(60))
-        if answered and at <= maker.now:
+        if answered and at <= maker.clock:
             kinds.answer_consultation(doc, answer=v.JUDGE_ANSWERS[category], by=v.JUDGE)
             with doc.transaction() as tx:
                 amdoc.put(tx, ROOT, "answered_at", at.isoformat(timespec="seconds"))

@@ -269,6 +269,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ev_password_set": "重设密码",
         # CSV headers, China time, the answer time's period, audit details
         "col_code": "代码",
+        "col_cases_in_month": "当月登记",
         "col_closed_period": "结案（所选时间）",
         "col_agreed_period": "调解成功（所选时间）",
         "col_outcome": "结果",
@@ -558,6 +559,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ev_user_enabled": "user enabled",
         "ev_password_set": "password set",
         "col_code": "Code",
+        "col_cases_in_month": "Registered in month",
         "col_closed_period": "Closed (period)",
         "col_agreed_period": "Agreed (period)",
         "col_outcome": "Outcome",
