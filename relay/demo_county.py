@@ -222,13 +222,14 @@ class CaseMaker:
                  "small": rng.randint(2, 9), "days": rng.choice((7, 10, 15, 20, 30)),
                  "amount": amount, "part": rng.randint(amount // 300, amount // 100) * 100}
         mediator = rng.choice(v.MEDIATORS)
+        opened = self.ts(created)
         doc = Document()
         casedoc.new_case(doc, number=number, category=category,
                          title=scenario.title.format(**words),
                          description=scenario.description.format(**words), parties=parties,
                          group=is_group, headcount=heads, mediator=mediator,
                          village=village, county=self.county, by=f"{village} 庭务主任",
-                         created_at=self.ts(created))
+                         created_at=opened)
         age = (day0 - created).days
         status = self.status_for(age)
         closed_on: dt.date | None = None
@@ -252,10 +253,10 @@ class CaseMaker:
                                 + (f"、{v.JUDGE}（视频）" if judge else ""),
                                 summary=summary.format(**words), judge_consulted=judge,
                                 by=mediator)
-            session_stamps.append(self.ts(on))
+            session_stamps.append(max(self.ts(on), opened))  # never before registration
             if was == REGISTERED:
                 stamps.append(session_stamps[-1])
-        end_stamp = self.ts(last)
+        end_stamp = max([self.ts(last), opened, *session_stamps[-1:]])
         if status == AGREED:
             casedoc.change_status(doc, AGREED, note="双方达成一致，待签署协议")
             stamps.append(end_stamp)
@@ -270,7 +271,7 @@ class CaseMaker:
             if amdoc.get_str(doc, "status") == REGISTERED:
                 casedoc.log_session(doc, date=created.isoformat(), participants=mediator,
                                     summary="首次调解：听取双方陈述。", by=mediator)
-                session_stamps.append(self.ts(created))
+                session_stamps.append(max(self.ts(created), opened))
                 stamps.append(session_stamps[-1])
             path = rng.random()
             if path < 0.74:

@@ -100,11 +100,12 @@ async def test_demo_county_does_not_contradict_itself(county_template) -> None:
             last = seen[village]
             last_day = last.astimezone(TZ).date()
             assert _at(case.created_at) <= last, (case.number, case.created_at, last)
+            opened = _at(case.created_at)
             for s in case.sessions:
                 assert dt.date.fromisoformat(s.date) <= min(today, last_day), (case.number, s)
-                assert _at(s.at) <= last, (case.number, s)
+                assert opened <= _at(s.at) <= last, (case.number, s)
             for h in case.history:
-                assert _at(h.at) <= last, (case.number, h)
+                assert opened <= _at(h.at) <= last, (case.number, h)
             for fu in case.followups:
                 assert not fu.done or dt.date.fromisoformat(fu.done) <= last_day
             if case.closed_at:
