@@ -9,7 +9,9 @@ questions to the linked judge, most answered and some waiting; 普法 screenings
 county's education content. A few spikes are injected so the warning rules have
 something to find: a labour-dispute wave in one village this week, land disputes in
 another last week, a group dispute with sixty people this week, and an old spike three
-months back (already handled).
+months back (already handled). Each village's data ends at its last sync (every seventh
+village last synced days ago; the last one never did and holds only its profile); the
+judge's answers are the relay's own, hours or days after the question.
 
 The sample vocabulary (dispute scenarios, made-up people with valid-looking phone and ID
 numbers) is node's (``node/demo.py``); the composition root hands that module in as
