@@ -20,7 +20,9 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
-from store import kinds, records
+from automerge.core import ROOT, ObjType
+
+from store import amdoc, kinds, records
 from store.records import (
     AGREED,
     CATEGORIES,
@@ -392,11 +394,40 @@ def _amount(rng: random.Random, low: int, high: int) -> int:
     return rng.randint(low // 100, high // 100) * 100
 
 
-def _at(day: dt.date, rng: random.Random) -> str:
-    """A timestamp on ``day`` in office hours, China time (UTC+8), stored as UTC."""
+CHINA = dt.timezone(dt.timedelta(hours=8))  # China Standard Time, no daylight saving
+
+
+def _at(day: dt.date, rng: random.Random, now: dt.datetime | None = None) -> str:
+    """A timestamp on ``day`` in office hours, China time (UTC+8), stored as UTC; never
+    after ``now`` (today's office hours may not be over)."""
     local = dt.datetime(day.year, day.month, day.day, rng.randint(8, 17), rng.randrange(60),
-                        rng.randrange(60), tzinfo=dt.timezone(dt.timedelta(hours=8)))
+                        rng.randrange(60), tzinfo=CHINA)
+    if now is not None and local > now:
+        local = max(dt.datetime(day.year, day.month, day.day, tzinfo=CHINA),
+                    now - dt.timedelta(minutes=rng.randint(5, 120)))
     return local.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _retime(doc: amdoc.Document, sessions: list[str], first: str, end: str) -> None:
+    """The shared writers stamp sessions and status changes with the clock; the demo's
+    happened on their own days: each session at ``sessions[i]``, the status change of the
+    first session at ``first``, the others at ``end``."""
+    history = amdoc.read(doc).get("history") or []
+    with doc.transaction() as tx:
+        got = tx.get(ROOT, "sessions")
+        if got is not None and isinstance(got[0], ObjType):
+            for i in range(min(tx.length(got[1]), len(sessions))):
+                item = tx.get(got[1], i)
+                if item is not None and isinstance(item[0], ObjType):
+                    amdoc.put(tx, item[1], "at", sessions[i])
+        got = tx.get(ROOT, "history")
+        if got is not None and isinstance(got[0], ObjType):
+            for i in range(tx.length(got[1])):
+                item = tx.get(got[1], i)
+                if item is None or not isinstance(item[0], ObjType):
+                    continue
+                was = history[i].get("from") if i < len(history) else ""
+                amdoc.put(tx, item[1], "at", first if was == REGISTERED and sessions else end)
 
 
 def _plan_status(i: int, rng: random.Random) -> str:
@@ -420,8 +451,11 @@ async def fill_demo(node: Node, *, cases: int = 240, seed: int = 7,
     screenings; returns how many of each were written. ``progress(i, cases)`` is called
     after each case."""
     rng = random.Random(seed)
+    times = random.Random(seed + 1)  # the times of day: the rest of the data stays as it was
     people = DemoPeople(rng)
-    day0 = today or dt.date.today()
+    day0 = today or dt.datetime.now(CHINA).date()  # the village's day, not the machine's
+    clock = min(dt.datetime.now(CHINA), dt.datetime.combine(day0, dt.time(23, 59), CHINA))
+    created_on: dict[str, dt.date] = {}
     village = node.config.village_name
     counts = {"cases": 0, "group_cases": 0, "sessions": 0, "closed": 0, "agreements": 0,
               "followups_done": 0, "consultations": 0, "answered": 0, "content": 0,
@@ -465,9 +499,10 @@ async def fill_demo(node: Node, *, cases: int = 240, seed: int = 7,
             category=category, title=scenario.title.format(**words),
             description=scenario.description.format(**words), parties=parties,
             group=scenario.group, headcount=headcount, mediator=mediator,
-            created_at=_at(created, rng),
+            created_at=_at(created, rng, clock),
         )
         ref = case.doc_id
+        created_on[ref] = created
         counts["cases"] += 1
         counts["group_cases"] += scenario.group
         by_category[category].append(ref)
@@ -477,6 +512,8 @@ async def fill_demo(node: Node, *, cases: int = 240, seed: int = 7,
         n_sessions = 0 if status == REGISTERED or direct_escalation else rng.randint(1, 3)
         span = max(1, (last_day - created).days)
         offsets = sorted(rng.sample(range(1, span + 1), min(n_sessions, span)))
+        offsets = [o for o in offsets if created + dt.timedelta(days=o) <= last_day]
+        stamps = [_at(created + dt.timedelta(days=o), times, clock) for o in offsets]
         for k, off in enumerate(offsets):
             judge = k > 0 and rng.random() < 0.25
             summary = rng.choice(JUDGE_SUMMARIES if judge else SESSION_SUMMARIES)
@@ -518,13 +555,19 @@ async def fill_demo(node: Node, *, cases: int = 240, seed: int = 7,
                                            on=closed_on)
             counts["closed"] += 1
             counts["followups_done"] += await _visit(node, ref, closed_on, day0, rng)
+        # Sessions and status changes at their own days' times, not the builder's clock.
+        end_day = closed_on or (created + dt.timedelta(days=offsets[-1]) if offsets
+                                else created)
+        end = max([_at(end_day, times, clock), case.created_at, *stamps[-1:]])
+        await node.store.edit(ref, lambda d, s=stamps, e=end: _retime(
+            d, s, s[0] if s else e, e))
         if status in (FAILED, ESCALATED, MEDIATING):
             consult_candidates.append((ref, category))
         if progress is not None:
             progress(i + 1, cases)
 
-    counts["consultations"], counts["answered"] = await _consult(node, consult_candidates,
-                                                                 cases, rng)
+    counts["consultations"], counts["answered"] = await _consult(
+        node, consult_candidates, cases, rng, times, created_on, day0, clock)
     titles = await _content(node)
     counts["content"] = len(titles)
     counts["screenings"] = await _screenings(node, titles, village, cases, day0, rng)
@@ -549,8 +592,10 @@ async def _visit(node: Node, ref: str, closed_on: dt.date, today: dt.date,
 
 
 async def _consult(node: Node, candidates: list[tuple[str, str]], cases: int,
-                   rng: random.Random) -> tuple[int, int]:
-    """A few questions to the linked judge, most of them answered."""
+                   rng: random.Random, times: random.Random, created_on: dict[str, dt.date],
+                   today: dt.date, clock: dt.datetime) -> tuple[int, int]:
+    """A few questions to the linked judge, most of them answered: asked some days after
+    the case was registered, answered hours or days later (never after ``clock``)."""
     if not candidates:
         return 0, 0
     picked = rng.sample(candidates, min(len(candidates), max(3, cases // 20)))
@@ -558,11 +603,31 @@ async def _consult(node: Node, candidates: list[tuple[str, str]], cases: int,
     for k, (ref, category) in enumerate(picked):
         consultation = await node.consultations.ask(ref, CONSULT_QUESTIONS[category])
         asked += 1
+        day = min(today, created_on[ref] + dt.timedelta(days=times.randint(1, 20)))
+        at = dt.datetime.fromisoformat(_at(day, times, clock))
+        took = dt.timedelta(hours=times.choice((2, 5, 20, 26, 49, 72, 120)),
+                            minutes=times.randrange(60))
+        doc_id = consultation.doc_id
         if k == 0 or rng.random() < 0.7:  # at least one answer, some still open
-            await node.consultations.answer(consultation.doc_id, JUDGE_ANSWERS[category],
-                                            by=JUDGE)
+            if at + took > clock:  # not yet answerable: asked earlier, or answered sooner
+                at = clock - took - dt.timedelta(minutes=times.randint(5, 600))
+                opened = dt.datetime.combine(created_on[ref], dt.time(18), CHINA)
+                if at < opened:
+                    at, took = opened, (clock - opened) / 2
+            await node.store.edit(doc_id, lambda d, a=at: _put(d, asked_at=a))
+            await node.consultations.answer(doc_id, JUDGE_ANSWERS[category], by=JUDGE)
+            await node.store.edit(doc_id, lambda d, a=at + took: _put(d, answered_at=a))
             answered += 1
+        else:
+            await node.store.edit(doc_id, lambda d, a=at: _put(d, asked_at=a))
     return asked, answered
+
+
+def _put(doc: amdoc.Document, **stamps: dt.datetime) -> None:
+    with doc.transaction() as tx:
+        for key, at in stamps.items():
+            amdoc.put(tx, ROOT, key, at.astimezone(dt.timezone.utc).isoformat(
+                timespec="seconds"))
 
 
 async def _content(node: Node) -> list[str]:

@@ -9,7 +9,9 @@ questions to the linked judge, most answered and some waiting; 普法 screenings
 county's education content. A few spikes are injected so the warning rules have
 something to find: a labour-dispute wave in one village this week, land disputes in
 another last week, a group dispute with sixty people this week, and an old spike three
-months back (already handled).
+months back (already handled). Each village's data ends at its last sync (every seventh
+village last synced days ago; the last one never did and holds only its profile); the
+judge's answers are the relay's own, hours or days after the question.
 
 The sample vocabulary (dispute scenarios, made-up people with valid-looking phone and ID
 numbers) is node's (``node/demo.py``); the composition root hands that module in as
@@ -118,12 +120,13 @@ def village_list(n: int) -> list[tuple[str, str]]:
     return out
 
 
-def _ts(day: dt.date, rng: random.Random) -> str:
-    """A moment in office hours of ``day`` (China time), as the UTC ISO string stored."""
+def _ts(day: dt.date, rng: random.Random, now: dt.datetime | None = None) -> str:
+    """A moment in office hours of ``day`` (China time), as the UTC ISO string stored;
+    never after ``now`` (the village's last sync: the relay cannot hold anything later)."""
     local = dt.datetime(day.year, day.month, day.day, rng.randint(8, 17), rng.randrange(60),
                         rng.randrange(60), tzinfo=TZ)
-    now = dt.datetime.now(TZ)
-    if local > now:  # today, before office hours are over: never a time still to come
+    now = now or dt.datetime.now(TZ)
+    if local > now:  # that day, before office hours are over: never a time still to come
         midnight = dt.datetime(day.year, day.month, day.day, tzinfo=TZ)
         local = max(midnight, now - dt.timedelta(minutes=rng.randint(5, 60 * 3)))
     return local.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
@@ -167,12 +170,20 @@ class CaseMaker:
     """Builds one village's case documents from node's sample vocabulary."""
 
     def __init__(self, vocab: ModuleType, county: str, rng: random.Random,
-                 today: dt.date) -> None:
+                 today: dt.date, now: dt.datetime | None = None,
+                 clock: dt.datetime | None = None) -> None:
+        """``now``: the village's last sync (China time), ``today`` its date; ``clock``: the
+        relay's now."""
         self.v = vocab
         self.county = county
         self.rng = rng
         self.people = vocab.DemoPeople(rng)
-        self.today = today
+        self.now = now or dt.datetime.combine(today, dt.time(23, 59), TZ)
+        self.clock = clock or self.now  # the relay's own now (the judge answers there)
+        self.today = min(today, self.now.astimezone(TZ).date())
+
+    def ts(self, day: dt.date) -> str:
+        return _ts(day, self.rng, self.now)
 
     def status_for(self, age_days: int) -> str:
         r = self.rng.random()
@@ -213,13 +224,14 @@ class CaseMaker:
                  "small": rng.randint(2, 9), "days": rng.choice((7, 10, 15, 20, 30)),
                  "amount": amount, "part": rng.randint(amount // 300, amount // 100) * 100}
         mediator = rng.choice(v.MEDIATORS)
+        opened = self.ts(created)
         doc = Document()
         casedoc.new_case(doc, number=number, category=category,
                          title=scenario.title.format(**words),
                          description=scenario.description.format(**words), parties=parties,
                          group=is_group, headcount=heads, mediator=mediator,
                          village=village, county=self.county, by=f"{village} 庭务主任",
-                         created_at=_ts(created, rng))
+                         created_at=opened)
         age = (day0 - created).days
         status = self.status_for(age)
         closed_on: dt.date | None = None
@@ -231,7 +243,7 @@ class CaseMaker:
         stamps: list[str] = []
         session_stamps: list[str] = []
         n_sessions = 0 if status == REGISTERED else rng.randint(1, 3)
-        span = max(1, (last - created).days)
+        span = (last - created).days  # sessions from registration to the last day, never later
         days = sorted(rng.sample(range(0, span + 1), min(n_sessions, span + 1)))
         for k, off in enumerate(days):
             on = created + dt.timedelta(days=off)
@@ -243,10 +255,10 @@ class CaseMaker:
                                 + (f"、{v.JUDGE}（视频）" if judge else ""),
                                 summary=summary.format(**words), judge_consulted=judge,
                                 by=mediator)
-            session_stamps.append(_ts(on, rng))
+            session_stamps.append(max(self.ts(on), opened))  # never before registration
             if was == REGISTERED:
                 stamps.append(session_stamps[-1])
-        end_stamp = _ts(last, rng)
+        end_stamp = max([self.ts(last), opened, *session_stamps[-1:]])
         if status == AGREED:
             casedoc.change_status(doc, AGREED, note="双方达成一致，待签署协议")
             stamps.append(end_stamp)
@@ -261,7 +273,7 @@ class CaseMaker:
             if amdoc.get_str(doc, "status") == REGISTERED:
                 casedoc.log_session(doc, date=created.isoformat(), participants=mediator,
                                     summary="首次调解：听取双方陈述。", by=mediator)
-                session_stamps.append(_ts(created, rng))
+                session_stamps.append(max(self.ts(created), opened))
                 stamps.append(session_stamps[-1])
             path = rng.random()
             if path < 0.74:
@@ -325,6 +337,7 @@ async def build_county(home: RelayHome, vocab: ModuleType, *, villages: int = 24
     ``cases`` is the range of cases a village registers in a year."""
     rng = random.Random(seed)
     today = today or dt.datetime.now(TZ).date()
+    clock = min(dt.datetime.now(TZ), dt.datetime.combine(today, dt.time(23, 59), TZ))
     if not home.exists():
         home.init(county, host="127.0.0.1")
     county = home.load().county
@@ -335,13 +348,19 @@ async def build_county(home: RelayHome, vocab: ModuleType, *, villages: int = 24
                       group_village=codes[min(len(codes) - 1, 7)])
     counts = {"villages": len(vs), "cases": 0, "consultations": 0, "answered": 0,
               "screenings": 0, "content": 0}
+    busy = {s.village for s in spikes} | {demo.group_village}
+    seen = _sync_times(codes, busy, clock, random.Random(seed + 1))
     store = await Store.open(home.store_file, key=home.store_key())
     try:
         batch = _Batch(store)
         for i, (code, name) in enumerate(vs):
-            await _village(batch, CaseMaker(vocab, county, rng, today), code, name,
-                           rng.randint(*cases), [s for s in spikes if s.village == code],
-                           code == demo.group_village, counts)
+            # A village's data ends at its last sync: the relay holds nothing newer; a
+            # village that never synced has only the profile the county registered.
+            n = rng.randint(*cases)
+            await _village(batch, CaseMaker(vocab, county, rng, today, seen[code] or clock, clock),
+                           code, name, n if seen[code] else 0,
+                           [s for s in spikes if s.village == code],
+                           code == demo.group_village, counts, synced=seen[code] is not None)
             if progress is not None:
                 progress(i + 1, len(vs))
         for title, topic, content_kind, summary in vocab.CONTENT_ITEMS:
@@ -357,7 +376,7 @@ async def build_county(home: RelayHome, vocab: ModuleType, *, villages: int = 24
             await _warnings_history(store, county, today, spikes)
     finally:
         await store.close()
-    _last_seen(home, county, codes, rng)
+    _last_seen(home, county, seen, rng)
     if users:
         accounts = AccountStore(home.path / "accounts.db")
         for name, role, display, password in DEMO_USERS:
@@ -368,13 +387,16 @@ async def build_county(home: RelayHome, vocab: ModuleType, *, villages: int = 24
 
 
 async def _village(batch: _Batch, maker: CaseMaker, code: str, name: str, n: int,
-                   spikes: list[Spike], group_here: bool, counts: dict[str, int]) -> None:
+                   spikes: list[Spike], group_here: bool, counts: dict[str, int], *,
+                   synced: bool = True) -> None:
     rng, v, today = maker.rng, maker.v, maker.today
     scope = records.village_scope(maker.county, code)
     doc = Document()
     kinds.new_village(doc, code=code, name=name, county=maker.county,
                       director=rng.choice(v.MEDIATORS))
     await batch.add(f"village-{maker.county}-{code}", VILLAGE, scope, doc)
+    if not synced:
+        return
     weights = v.CATEGORY_WEIGHTS
     plan: list[tuple[str, dt.date, bool | None, int | None]] = [
         (rng.choices(list(weights), weights=list(weights.values()))[0], day, None, None)
@@ -382,6 +404,8 @@ async def _village(batch: _Batch, maker: CaseMaker, code: str, name: str, n: int
     for s in spikes:
         monday = week_start(today) - dt.timedelta(weeks=s.weeks_ago)
         last = min(today, monday + dt.timedelta(days=6))
+        if last < monday:
+            continue
         for _ in range(s.extra):
             day = monday + dt.timedelta(days=rng.randint(0, (last - monday).days))
             plan.append((s.category, day, False, 0))
@@ -406,14 +430,16 @@ async def _village(batch: _Batch, maker: CaseMaker, code: str, name: str, n: int
         doc = Document()
         kinds.new_consultation(doc, case_id=case_id, case_number=number,
                                question=v.CONSULT_QUESTIONS[category], by=f"{code} 庭务主任")
-        asked = _ts(asked_day, rng)
+        asked = maker.ts(asked_day)
         with doc.transaction() as tx:
             amdoc.put(tx, ROOT, "asked_at", asked)
-        if answered:
+        # The judge answers at the relay, hours to days later (after the village's last
+        # sync, too: the village gets it next time); an answer still to come waits.
+        hours = rng.choice((2, 5, 20, 26, 49, 72, 120, 200))
+        at = dt.datetime.fromisoformat(asked) + dt.timedelta(hours=hours,
+                                                             minutes=rng.randrange(60))
+        if answered and at <= maker.clock:
             kinds.answer_consultation(doc, answer=v.JUDGE_ANSWERS[category], by=v.JUDGE)
-            hours = rng.choice((2, 5, 20, 26, 49, 72, 120, 200))
-            at = min(dt.datetime.fromisoformat(asked) + dt.timedelta(hours=hours),
-                     dt.datetime.now(dt.timezone.utc))
             with doc.transaction() as tx:
                 amdoc.put(tx, ROOT, "answered_at", at.isoformat(timespec="seconds"))
             counts["answered"] += 1
@@ -455,25 +481,39 @@ async def _warnings_history(store: Store, county: str, today: dt.date,
     await wp.run(today=today)
 
 
-def _last_seen(home: RelayHome, county: str, codes: list[str], rng: random.Random) -> None:
-    """Pretend each village's node synced at some point: most within the last hours, a few
-    days ago (stale), one never. Written straight into the relay's peers table, as the
-    sync driver does when a node connects (the demo has no real nodes)."""
-    now = dt.datetime.now(dt.timezone.utc)
+def _sync_times(codes: list[str], busy: set[str], now: dt.datetime,
+                rng: random.Random) -> dict[str, dt.datetime | None]:
+    """When each village's node last synced: most within the last hours, every seventh
+    days ago (stale), the last one never (None). The villages with this week's spikes
+    synced minutes ago, so their new cases are there."""
+    out: dict[str, dt.datetime | None] = {}
+    for i, code in enumerate(codes):
+        if i == len(codes) - 1 and len(codes) > 3:
+            out[code] = None
+        elif code in busy:
+            out[code] = now - dt.timedelta(minutes=rng.randint(2, 30))
+        elif i % 7 == 6:
+            out[code] = now - dt.timedelta(days=rng.randint(4, 20), hours=rng.randint(0, 23))
+        else:
+            out[code] = now - dt.timedelta(minutes=rng.randint(2, 60 * 30))
+    return out
+
+
+def _last_seen(home: RelayHome, county: str, seen: dict[str, dt.datetime | None],
+               rng: random.Random) -> None:
+    """Write each village's last sync (``_sync_times``) into the relay's peers table, as
+    the sync driver does when a node connects (the demo has no real nodes)."""
     db = sqlite3.connect(home.store_file, timeout=10, isolation_level=None)
     try:
         db.execute("BEGIN IMMEDIATE")
-        for i, code in enumerate(codes):
-            if i == len(codes) - 1 and len(codes) > 3:
+        for code, at in seen.items():
+            if at is None:
                 continue  # never synced
-            if i % 7 == 6:
-                ago = dt.timedelta(days=rng.randint(4, 20), hours=rng.randint(0, 23))
-            else:
-                ago = dt.timedelta(minutes=rng.randint(2, 60 * 30))
             node_id = f"{rng.getrandbits(64):016x}"
             db.execute("INSERT OR REPLACE INTO peers(peer_id, received_seq, sent_seq, "
                        "scope_fp, last_seen, label) VALUES(?, 0, 0, '', ?, ?)",
-                       (f"demo-{county}-{code}", (now - ago).isoformat(timespec="milliseconds"),
+                       (f"demo-{county}-{code}",
+                        at.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds"),
                         f"director:{county}/{code}:{node_id}"))
         db.execute("COMMIT")
     finally:

@@ -43,13 +43,15 @@ async def login(request: web.Request) -> web.StreamResponse:
     lang = await lang_of(request)
     if result.code == "throttled":
         error = i18n.t(lang, "login_throttled", seconds=result.retry_after)
-        response = await render(request, "login.html", {"next": target, "error": error,
-                                                        "name": name}, status=429)
+        response = await render(request, "login.html", {
+            "next": target, "error": error, "name": name, "here": "/dashboard/login"},
+            status=429)
         response.headers["Retry-After"] = str(result.retry_after)
         return response
     log.info("event=dashboard_login_failed remote=%s", remote_of(request))
     return await render(request, "login.html", {"next": target, "name": name,
-                                                "error": i18n.t(lang, "login_failed")},
+                                                "error": i18n.t(lang, "login_failed"),
+                                                "here": "/dashboard/login"},
                         status=401)
 
 

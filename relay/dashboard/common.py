@@ -153,7 +153,10 @@ async def render(request: web.Request, template: str, context: dict[str, Any], *
         "role_name": lambda r: i18n.party_role(lang, r), "age": lambda h: i18n.age(lang, h),
         "pct": pct, "num": num, "viewer": viewer, "csrf": csrf_token(session),
         "county": county_of(request), "categories": list(CATEGORIES),
-        "statuses": list(STATUSES), "here": str(request.rel_url),
+        "statuses": list(STATUSES),
+        # The page the language link comes back to: never a POST's address (the revealed
+        # case page, a refused warning action), which a GET would answer with 405.
+        "here": str(request.rel_url) if request.method in ("GET", "HEAD") else "/dashboard/",
         "flashes": [(k, tr(key, **kw)) for k, key, kw in flashes],
         "nav": await nav_counts(request) if viewer else {},
         "now_local": dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).strftime(

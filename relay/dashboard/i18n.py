@@ -210,6 +210,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "bad_request_title": "请求有误",
         "bad_page": "页码无效：页码应为 1 到 {pages} 之间的整数。",
         "bad_month": "月份无效：请用 YYYY-MM 格式，在 2000 年到明年之间。",
+        "bad_village": "没有这个村。",
         "back_overview": "返回总览",
         "handled_title": "最近处理的预警",
         "thresholds": "当前阈值",
@@ -266,6 +267,45 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ev_user_disabled": "停用用户",
         "ev_user_enabled": "启用用户",
         "ev_password_set": "重设密码",
+        # CSV headers, China time, the answer time's period, audit details
+        "col_code": "代码",
+        "col_cases_in_month": "当月登记",
+        "col_closed_period": "结案（所选时间）",
+        "col_agreed_period": "调解成功（所选时间）",
+        "col_outcome": "结果",
+        "col_doc_id": "记录编号",
+        "col_hours": "用时（小时）",
+        "in_china_time": "{col}（北京时间）",
+        "tz_note": "页面和导出中的时间均为北京时间（UTC+8）。",
+        "answer_period": "{start} 至 {end} 答复的咨询（{period}）",
+        "ad_user_name": "用户",
+        "ad_role": "角色",
+        "ad_retry_after": "限制",
+        "ad_seconds": "{n} 秒",
+        "ad_reason": "原因",
+        "ad_reason_bad_credentials": "用户名或密码不正确",
+        "ad_reason_disabled": "用户已停用",
+        "ad_doc_id": "记录",
+        "ad_number": "案号",
+        "ad_case_number": "案号",
+        "ad_village": "村",
+        "ad_fields": "查看内容",
+        "ad_note": "处理意见",
+        "ad_signals": "信号",
+        "ad_created": "新预警",
+        "ad_table": "导出表",
+        "ad_filters": "筛选",
+        "ad_rows": "行数",
+        "tbl_villages": "各村情况",
+        "tbl_categories": "各类纠纷数量",
+        "tbl_cases": "案件列表",
+        "tbl_followups": "案后回访",
+        "tbl_consultations": "咨询",
+        "tbl_warnings": "风险预警",
+        "tbl_screenings": "普法放映",
+        "tbl_audit": "审计日志",
+        "inbox_page": "第 {page} / {pages} 页，共 {total} 件",
+        "inbox_filter_none": "没有符合条件的等待咨询。",
         # errors
         "error_title": "出错了",
         "not_found": "找不到这个页面或记录。",
@@ -462,6 +502,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "bad_request_title": "Bad request",
         "bad_page": "Invalid page: the page must be a whole number from 1 to {pages}.",
         "bad_month": "Invalid month: use YYYY-MM, between 2000 and next year.",
+        "bad_village": "No such village.",
         "back_overview": "Back to the overview",
         "handled_title": "Recently handled warnings",
         "thresholds": "Current thresholds",
@@ -517,6 +558,44 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ev_user_disabled": "user disabled",
         "ev_user_enabled": "user enabled",
         "ev_password_set": "password set",
+        "col_code": "Code",
+        "col_cases_in_month": "Registered in month",
+        "col_closed_period": "Closed (period)",
+        "col_agreed_period": "Agreed (period)",
+        "col_outcome": "Outcome",
+        "col_doc_id": "Record ID",
+        "col_hours": "Hours",
+        "in_china_time": "{col} (China time)",
+        "tz_note": "Times on these pages and in the exports are China time (UTC+8).",
+        "answer_period": "questions answered {start} to {end} ({period})",
+        "ad_user_name": "user",
+        "ad_role": "role",
+        "ad_retry_after": "locked for",
+        "ad_seconds": "{n} s",
+        "ad_reason": "reason",
+        "ad_reason_bad_credentials": "wrong user name or password",
+        "ad_reason_disabled": "user disabled",
+        "ad_doc_id": "record",
+        "ad_number": "case number",
+        "ad_case_number": "case number",
+        "ad_village": "village",
+        "ad_fields": "revealed",
+        "ad_note": "note",
+        "ad_signals": "signals",
+        "ad_created": "new warnings",
+        "ad_table": "table",
+        "ad_filters": "filters",
+        "ad_rows": "rows",
+        "tbl_villages": "villages",
+        "tbl_categories": "cases by category",
+        "tbl_cases": "cases",
+        "tbl_followups": "follow-up visits",
+        "tbl_consultations": "consultations",
+        "tbl_warnings": "warnings",
+        "tbl_screenings": "screenings",
+        "tbl_audit": "audit log",
+        "inbox_page": "page {page} of {pages}, {total} in all",
+        "inbox_filter_none": "No waiting consultation matches.",
         "error_title": "Something went wrong",
         "not_found": "No such page or record.",
         "forbidden": "Your role may not do this.",
@@ -551,3 +630,56 @@ def age(lang: str, hours: float) -> str:
     if hours < 48:
         return t(lang, "age_hours", n=int(hours))
     return t(lang, "age_days", n=int(hours // 24))
+
+
+AUDIT_FIELDS = {"phone": "col_phone", "id_number": "col_id_number"}
+
+
+def audit_detail(lang: str, detail: dict[str, Any], names: dict[str, str]
+                 ) -> list[tuple[str, str]]:
+    """An audit entry's details as (label, value) pairs in the reader's language: village
+    codes with their names, tables, roles, reasons and filters in words, not a raw dict."""
+    out: list[tuple[str, str]] = []
+    for key, value in detail.items():
+        label = MESSAGES[lang].get("ad_" + key, key)
+        if key == "village" and value:
+            shown = f"{names.get(str(value), str(value))} ({value})"
+        elif key == "role":
+            shown = t(lang, f"role_{value}")
+        elif key == "reason":
+            shown = MESSAGES[lang].get(f"ad_reason_{value}", str(value))
+        elif key == "retry_after":
+            shown = t(lang, "ad_seconds", n=value)
+        elif key == "table":
+            shown = MESSAGES[lang].get(f"tbl_{value}", str(value))
+        elif key == "fields":
+            shown = ("、" if lang == "zh" else ", ").join(
+                t(lang, AUDIT_FIELDS.get(f, f)) for f in str(value).split(",") if f)
+        elif key == "filters" and isinstance(value, dict):
+            shown = filters_text(lang, value, names)
+        else:
+            shown = str(value)
+        out.append((label, shown))
+    return out
+
+
+def audit_detail_text(lang: str, detail: dict[str, Any], names: dict[str, str]) -> str:
+    """The details on one line (the audit CSV's cell)."""
+    pairs = audit_detail(lang, detail, names)
+    if lang == "zh":
+        return "；".join(f"{k}：{v}" for k, v in pairs)
+    return "; ".join(f"{k}: {v}" for k, v in pairs)
+
+
+def filters_text(lang: str, f: dict[str, Any], names: dict[str, str]) -> str:
+    """A page's filters (Filters.query()) in words: 今年 · 白云村 · 土地承包 · 按周."""
+    parts = [t(lang, f"period_{f.get('period', 'month')}")]
+    if f.get("from") or f.get("to"):
+        parts.append(f"{f.get('from', '')} – {f.get('to', '')}")
+    if f.get("village"):
+        parts.append(names.get(str(f["village"]), str(f["village"])))
+    if f.get("category"):
+        parts.append(category(lang, str(f["category"])))
+    if f.get("grain"):
+        parts.append(t(lang, f"grain_{f['grain']}"))
+    return " · ".join(parts)

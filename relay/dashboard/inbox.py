@@ -11,6 +11,7 @@ where the director's TUI shows it. The time from question to answer is in the do
 from __future__ import annotations
 
 import logging
+import math
 
 from aiohttp import web
 
@@ -20,16 +21,31 @@ from store.records import CONSULTATION
 from . import queries as q
 from .common import county_doc, county_of, flash, forget_cache, render, store_of
 from .keys import ACCOUNTS
+from .pages import MAX_PAGE, bad_request
 from .security import need, viewer_of
 
 log = logging.getLogger("relay.dashboard")
 MAX_ANSWER = 20_000  # characters, as store.casedoc.MAX_TEXT
+INBOX_PAGE = 10  # questions a page: each card holds an answer form
 
 
 async def inbox(request: web.Request) -> web.StreamResponse:
+    """?village=CODE shows one village's questions; ?page=N pages of INBOX_PAGE."""
     await viewer_of(request)
     store, county = store_of(request), county_of(request)
-    rows = await q.waiting(store, limit=500)
+    names = await q.village_names(store)
+    counts = await q.waiting_by_village(store)
+    village = request.query.get("village", "")
+    if village and village not in names and village not in counts:
+        return await bad_request(request, "bad_village")
+    raw = request.query.get("page", "1")
+    page = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 7 else 0
+    if not 1 <= page <= MAX_PAGE:
+        return await bad_request(request, "bad_page", pages=MAX_PAGE)
+    total = counts.get(village, 0) if village else sum(counts.values())
+    pages = max(1, math.ceil(total / INBOX_PAGE))
+    rows = await q.waiting(store, village=village, county=county, limit=INBOX_PAGE,
+                           offset=(page - 1) * INBOX_PAGE)
     # The case titles give the judge context without opening each case.
     ids = [r["case_id"] for r in rows if r["case_id"]]
     titles: dict[str, tuple[str, str]] = {}
@@ -39,16 +55,20 @@ async def inbox(request: web.Request) -> web.StreamResponse:
                 f"SELECT doc_id, title, category FROM records WHERE doc_id IN "
                 f"({','.join('?' * len(part))})", part):
             titles[doc_id] = (title, category)
+    twelve_weeks = q.parse_filters({"period": "12w"})
     for r in rows:
         r["case_title"], r["category"] = titles.get(r["case_id"], ("", ""))
         rows_full = await store.read(r["doc_id"])
         r["question"] = str(rows_full.get("question", r["question"]))
         r["asked_by"] = str(rows_full.get("asked_by", ""))
     return await render(request, "inbox.html", {
-        "rows": rows, "names": await q.village_names(store),
+        "rows": rows, "names": names, "village": village, "page": page, "pages": pages,
+        "total": total, "first": (page - 1) * INBOX_PAGE,
+        "village_counts": sorted(((c, names.get(c, c), n) for c, n in counts.items()),
+                                 key=lambda x: x[1]),
         "recent": await q.answered_recently(store, 15),
-        "answer_times": await q.answer_times(store, q.parse_filters({"period": "12w"}),
-                                             county),
+        "answer_times": await q.answer_times(store, twelve_weeks, county),
+        "answer_filters": twelve_weeks,
     })
 
 

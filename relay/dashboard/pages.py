@@ -198,6 +198,7 @@ async def case_page(request: web.Request, *, revealed: bool = False) -> web.Stre
     return await render(request, "case.html", {
         "case": case, "parties": parties, "events": events, "consultations": consultations,
         "revealed": revealed, "may_reveal": viewer.may_reveal(request),
+        "here": f"/dashboard/cases/{case.doc_id}",  # the revealed page is a POST's answer
         "village_name": names.get(case.village, case.village),
         "revealed_at": q.local_time(dt.datetime.now(dt.timezone.utc).isoformat()),
     })
@@ -281,8 +282,11 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
     await need(request, "operator")
     event = request.query.get("event") or None
     rows = request.config_dict[ACCOUNTS].audit_log(limit=500, event=event)
-    return await render(request, "audit.html", {"rows": rows, "event": event or "",
-                                                "events": AUDIT_EVENTS})
+    lang = await lang_of(request)
+    names = await q.village_names(store_of(request))
+    return await render(request, "audit.html", {
+        "rows": rows, "event": event or "", "events": AUDIT_EVENTS,
+        "audit_detail": lambda d: i18n.audit_detail(lang, d, names)})
 
 
 AUDIT_EVENTS = ("login", "login_failed", "login_throttled", "logout", "reveal", "reveal_refused",

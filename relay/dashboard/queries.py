@@ -409,8 +409,10 @@ def _age_hours(asked: str, now: dt.datetime) -> float:
 
 
 async def waiting(store: Store, *, village: str = "", county: str = "",
-                  limit: int = 500, now: dt.datetime | None = None) -> list[dict[str, Any]]:
-    """Consultations without an answer, oldest first, with their age in hours."""
+                  limit: int = 500, offset: int = 0, now: dt.datetime | None = None
+                  ) -> list[dict[str, Any]]:
+    """Consultations without an answer, oldest first, with their age in hours (``offset``
+    for the inbox's pages)."""
     now = now or dt.datetime.now(dt.timezone.utc)
     where, args = ["kind = ?", "status = 'open'"], [CONSULTATION]
     if village and county:
@@ -419,7 +421,8 @@ async def waiting(store: Store, *, village: str = "", county: str = "",
     rows = await store.query(
         f"SELECT doc_id, scope, parent, number, title, created_at FROM records "
         # "+created_at": sort the few waiting ones; do not walk an index of every record.
-        f"WHERE {' AND '.join(where)} ORDER BY +created_at LIMIT ?", (*args, limit))
+        f"WHERE {' AND '.join(where)} ORDER BY +created_at, doc_id LIMIT ? OFFSET ?",
+        (*args, limit, offset))
     return [{"doc_id": d, "village": village_of_scope(s), "case_id": p, "case_number": n,
              "question": t, "asked_at": a, "age_hours": _age_hours(a, now)}
             for d, s, p, n, t, a in rows]

@@ -80,6 +80,7 @@ async def warnings_page(request: web.Request, *, error: str = "", draft_for: str
         "minutes": cfg.warning_interval_s // 60 or 15,
         "thresholds": cfg.warnings.to_dict(),
         "act_error": error, "draft_for": draft_for, "draft": draft,
+        "here": "/dashboard/warnings",
     }, status=status)
 
 

@@ -596,6 +596,34 @@ async def test_demo_fills_every_category_and_status(node: Node) -> None:
     assert await node.store.check() == []
 
 
+async def test_demo_times_agree_with_the_dates(node: Node) -> None:
+    """Sessions and status changes carry their own days' times (not the builder's clock),
+    nothing is later than now, and the judge's answers took hours, not none."""
+    china = dt.timezone(dt.timedelta(hours=8))
+    today = dt.datetime.now(china).date()
+    await fill_demo(node, cases=80, seed=7, today=today)
+    now = dt.datetime.now(dt.timezone.utc)
+
+    def at(iso: str) -> dt.datetime:
+        return dt.datetime.fromisoformat(iso)
+
+    for r in await node.cases.search(limit=500):
+        case = await node.cases.get(r.doc_id)
+        assert at(case.created_at) <= now
+        for s in case.sessions:
+            assert s.date <= today.isoformat()
+            assert at(s.at).astimezone(china).date().isoformat() == s.date, (case.number, s)
+        for h in case.history:
+            assert at(case.created_at) <= at(h.at) <= now, (case.number, h)
+    took = []
+    for c in await node.consultations.list(limit=500):
+        assert at(c.asked_at) <= now
+        if c.answer:
+            took.append((at(c.answered_at) - at(c.asked_at)).total_seconds() / 3600)
+            assert at(c.answered_at) <= now
+    assert took and min(took) >= 1.0, took
+
+
 def _demo_view(case: Case) -> tuple[Any, ...]:
     """A case without what is random per node or per run (ids, short id, timestamps)."""
     data = dataclasses.asdict(case)

@@ -6,6 +6,14 @@ Fixtures
     county_home       a private copy of it for one test (a RelayHome)
     dash              an aiohttp test client of the relay app with helpers:
                       ``await dash.login("operator")``, ``dash.csrf``, ``dash.get/post``
+
+For the browser tests (Playwright driving Debian's chromium), module-scoped so one browser
+and one relay serve a whole module (mark it ``pytest.mark.asyncio(loop_scope="module")``):
+    browser           a headless Chromium
+    served_county     a private copy of the demo county served by a real relay on
+                      127.0.0.1: ``.base``, ``.home``, ``.store``, ``.accounts``, ``.app``
+    open_dashboard    ``await open_dashboard(base, "operator", lang="zh")``: a new browser
+                      context, logged in through the login form, on the overview
 """
 
 from __future__ import annotations
@@ -19,9 +27,12 @@ from pathlib import Path
 from typing import Any, AsyncIterator
 
 import pytest
+import pytest_asyncio
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 import node.demo as vocab
+from relay import keys as relay_keys
 from relay.app import create_app
 from relay.config import RelayHome
 from relay.demo_county import DEMO_USERS, build_county
@@ -88,3 +99,62 @@ async def dash(county_home: RelayHome) -> AsyncIterator[Dash]:
     app = create_app(county_home, tls=False)
     async with TestClient(TestServer(app)) as client:
         yield Dash(client)
+
+
+CHROMIUM = shutil.which("chromium")
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def browser() -> AsyncIterator[Any]:
+    playwright = pytest.importorskip("playwright.async_api")
+    if CHROMIUM is None:
+        pytest.skip("needs Debian's chromium (make system-deps installs it)")
+    async with playwright.async_playwright() as p:
+        b = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def served_county(county_template: types.SimpleNamespace,
+                        tmp_path_factory: pytest.TempPathFactory
+                        ) -> AsyncIterator[types.SimpleNamespace]:
+    from relay.dashboard import DASHBOARD_APP
+    from relay.dashboard.keys import ACCOUNTS
+
+    dest = tmp_path_factory.mktemp("served") / "relay"
+    shutil.copytree(county_template.path, dest)
+    (dest / "dashboard.json").write_text(json.dumps({"warning_interval_s": 0}))
+    home = RelayHome(dest)
+    app = create_app(home, tls=False)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield types.SimpleNamespace(
+            base=f"http://127.0.0.1:{runner.addresses[0][1]}", home=home, app=app,
+            port=runner.addresses[0][1], store=app[relay_keys.STORE],
+            accounts=app[DASHBOARD_APP][ACCOUNTS], today=county_template.today)
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture(scope="module")
+def open_dashboard(browser: Any) -> Any:
+    async def login(base: str, name: str = "operator", *, lang: str = "zh",
+                    **context: Any) -> Any:
+        ctx = await browser.new_context(accept_downloads=True,
+                                        locale="zh-CN" if lang == "zh" else "en", **context)
+        page = await ctx.new_page()
+        await page.goto(f"{base}/dashboard/lang/{lang}?next=/dashboard/login")
+        await page.fill("input[name=name]", name)
+        await page.fill("input[name=password]", PASSWORDS[name])
+        await page.click("button[type=submit]")
+        await page.wait_for_url(f"{base}/dashboard/")
+        return page
+    return login

@@ -4,7 +4,8 @@
 
 Serves the relay home (a demo county: ``villagecourt demo --county`` or
 relay.demo_county.build_county) on 127.0.0.1, logs in with the demo logins and saves
-the overview, a village page, a case and the judge's inbox in Chinese and English with
+the overview, a village page, a case, the warnings, the monthly report, the audit log and
+the judge's inbox in Chinese and English with
 Debian's chromium through Playwright.
 """
 
@@ -42,7 +43,9 @@ async def main(home: Path, out: Path, village: str = "SF") -> None:
             for lang in ("zh", "en"):
                 for role, pages in (("operator", [("overview", "/dashboard/"),
                                                   ("village", f"/dashboard/villages/{village}"),
-                                                  ("warnings", "/dashboard/warnings")]),
+                                                  ("warnings", "/dashboard/warnings"),
+                                                  ("report", "/dashboard/report"),
+                                                  ("audit", "/dashboard/audit")]),
                                     ("judge", [("inbox", "/dashboard/inbox")])):
                     ctx = await browser.new_context(viewport={"width": 1280, "height": 900},
                                                     locale="zh-CN" if lang == "zh" else "en")
@@ -57,7 +60,7 @@ async def main(home: Path, out: Path, village: str = "SF") -> None:
                         await page.goto(base + path)
                         await page.wait_for_timeout(400)
                         await page.screenshot(path=str(out / f"dashboard-{label}-{lang}.png"),
-                                              full_page=label == "overview")
+                                              full_page=label in ("overview", "report"))
                     if role == "operator":
                         await page.goto(f"{base}/dashboard/villages/{village}")
                         await page.click("table#cases a >> nth=0")

