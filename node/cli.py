@@ -727,7 +727,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         prog="villagecourt",
         description="Offline-first records for village shared courts (共享法庭).",
     )
-    p.add_argument("--home", help=f"node home (default: ${ENV_HOME} or {default_home()})")
+    # Where the platform keeps data is looked up (platformdirs) only for the help.
+    where = default_home() if full else "the platform's data directory"
+    p.add_argument("--home", help=f"node home (default: ${ENV_HOME} or {where})")
     p.add_argument("--lang", choices=LANGUAGES, help="language of messages (default: node's)")
     p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")

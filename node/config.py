@@ -20,8 +20,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import platformdirs
-
 from store import new_key, records
 from store.files import private_dir, tighten, write_private
 
@@ -50,6 +48,8 @@ def default_home() -> Path:
     env = os.environ.get(ENV_HOME)
     if env:
         return Path(env).expanduser()
+    import platformdirs  # only when neither --home nor the variable says where
+
     return Path(platformdirs.user_data_dir("villagecourt", appauthor=False))
 
 

@@ -37,7 +37,6 @@ import datetime as dt
 import logging
 import secrets
 import sqlite3
-import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,7 +142,7 @@ class Store:
         # One Automerge actor for every edit this process makes (not one per load, which
         # would add an actor to a document at every edit), fresh per process so that a
         # store restored from a backup never reuses a (actor, seq) its peers already hold.
-        self._actor = uuid.uuid4().bytes
+        self._actor = secrets.token_bytes(16)  # as random as uuid4, without importing uuid
         self._cache: OrderedDict[str, tuple[bytes, Document]] = OrderedDict()
         self._listeners: list[Callable[[Committed], None]] = []
 
@@ -354,7 +353,10 @@ class Store:
         if kind not in KINDS:
             raise ValidationError("bad_kind", f"unknown record kind {kind!r}")
         check_scope(scope)
-        doc_id = doc_id or uuid.uuid4().hex
+        if not doc_id:
+            import uuid  # here: a command that only reads does not load it
+
+            doc_id = uuid.uuid4().hex
         if counter == "seq":
             raise ValueError("'seq' is the store's own counter")
 
