@@ -693,12 +693,6 @@ def _page_size(text: str) -> int:
     return value
 
 
-
-# Commands whose parsers are large (the relay's ~25 actions, the bundle's): built only when
-# the command line names them, or asks for help, so `case list` does not pay for them.
-_LARGE = ("relay", "bundle")
-
-
 def _command_word(argv: list[str]) -> str | None:
     """The command an argument list runs (``case`` of ``--home H case list``), None when
     it is not plain (help, or no command)."""
@@ -718,22 +712,7 @@ def _command_word(argv: list[str]) -> str | None:
     return None
 
 
-def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
-    """The whole parser; given ``argv`` whose command is not one of ``_LARGE``, without
-    their subcommands (they keep a one-line entry in the help)."""
-    word = _command_word(argv) if argv is not None else None
-    full = word is None or word in _LARGE or any(a in ("-h", "--help") for a in argv or [])
-    p = argparse.ArgumentParser(
-        prog="villagecourt",
-        description="Offline-first records for village shared courts (共享法庭).",
-    )
-    # Where the platform keeps data is looked up (platformdirs) only for the help.
-    where = default_home() if full else "the platform's data directory"
-    p.add_argument("--home", help=f"node home (default: ${ENV_HOME} or {where})")
-    p.add_argument("--lang", choices=LANGUAGES, help="language of messages (default: node's)")
-    p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
-
+def _add_init(sub: Any) -> None:
     s = sub.add_parser("init", help="set up a new node")
     s.add_argument("--village", required=True, help="village code, e.g. BY")
     s.add_argument("--name", required=True, help="village name, e.g. 白云村")
@@ -745,6 +724,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true", help="overwrite an existing node config")
     s.set_defaults(func=cmd_init)
 
+
+def _add_case(sub: Any) -> None:
     case = sub.add_parser("case", help="dispute cases").add_subparsers(dest="case_cmd",
                                                                        metavar="ACTION")
     case.required = True
@@ -801,6 +782,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_case_session)
 
+
+def _add_followup(sub: Any) -> None:
     fu = sub.add_parser("followup", help="follow-up visits").add_subparsers(dest="fu_cmd",
                                                                           metavar="ACTION")
     fu.required = True
@@ -818,10 +801,14 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_followup_done)
 
+
+def _add_stats(sub: Any) -> None:
     s = sub.add_parser("stats", help="counts, success rate, follow-ups")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_stats)
 
+
+def _add_demo(sub: Any) -> None:
     s = sub.add_parser("demo", help="a node filled with sample data")
     s.add_argument("--cases", type=int, default=240)
     s.add_argument("--seed", type=int, default=7)
@@ -835,9 +822,13 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8765, help="port of --county's dashboard")
     s.set_defaults(func=cmd_demo)
 
+
+def _add_tui(sub: Any) -> None:
     s = sub.add_parser("tui", help="the directors' terminal UI")
     s.set_defaults(func=cmd_tui)
 
+
+def _add_sync(sub: Any) -> None:
     s = sub.add_parser("sync", help="sync once with the relay or a LAN peer")
     g = s.add_mutually_exclusive_group()
     g.add_argument("--relay", metavar="URL", help="relay URL (default: the node's relay)")
@@ -845,6 +836,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_sync)
 
+
+def _add_serve(sub: Any) -> None:
     s = sub.add_parser("serve", help="run sync in the background: LAN peers and the relay")
     s.add_argument("--host", default="0.0.0.0", help="address to listen on for LAN peers")
     s.add_argument("--port", type=int, help="port for LAN peers (default: the node's)")
@@ -852,6 +845,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     s.add_argument("--no-discovery", action="store_true", help="do not use zeroconf")
     s.set_defaults(func=cmd_serve)
 
+
+def _add_provision(sub: Any) -> None:
     s = sub.add_parser("provision", help="enrol this machine as a node (technicians)")
     s.add_argument("--relay", metavar="URL", help="the county relay, e.g. relay.example:8765")
     s.add_argument("--token", help="the one-time code from 'villagecourt relay token'")
@@ -863,6 +858,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     s.add_argument("--no-sync", action="store_true", help="do not fetch the village's records")
     s.set_defaults(func=cmd_provision)
 
+
+def _add_kit(sub: Any) -> None:
     kit = sub.add_parser("kit", help="an offline installation kit for a USB stick"
                          ).add_subparsers(dest="kit_cmd", metavar="ACTION")
     kit.required = True
@@ -877,24 +874,66 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_kit_build)
 
+
+def _add_doctor(sub: Any) -> None:
     s = sub.add_parser("doctor", help="check certificate, relay, clock, store and disk")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_doctor)
 
+
+def _add_status(sub: Any) -> None:
     s = sub.add_parser("status", help="last sync per peer, changes not yet at the relay")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_status)
 
+
+_NODE_COMMANDS: dict[str, Callable[[Any], None]] = {
+    "init": _add_init,
+    "case": _add_case,
+    "followup": _add_followup,
+    "stats": _add_stats,
+    "demo": _add_demo,
+    "tui": _add_tui,
+    "sync": _add_sync,
+    "serve": _add_serve,
+    "provision": _add_provision,
+    "kit": _add_kit,
+    "doctor": _add_doctor,
+    "status": _add_status,
+}
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser of ``argv``: only the command it names (``case``, ``relay``...), so a
+    command does not pay for the others' parsers (the relay's ~25 actions, and argparse's
+    gettext look-ups for each); the whole parser for help, for no command, or for a word
+    that is no command (argparse then lists the commands)."""
+    word = _command_word(argv) if argv is not None else None
+    full = (word not in (*_NODE_COMMANDS, "relay", "bundle")
+            or any(a in ("-h", "--help") for a in argv or []))
+    p = argparse.ArgumentParser(
+        prog="villagecourt",
+        description="Offline-first records for village shared courts (共享法庭).",
+    )
+    # Where the platform keeps data is looked up (platformdirs) only for the help.
+    where = default_home() if full else "the platform's data directory"
+    p.add_argument("--home", help=f"node home (default: ${ENV_HOME} or {where})")
+    p.add_argument("--lang", choices=LANGUAGES, help="language of messages (default: node's)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    for name, add in _NODE_COMMANDS.items():
+        if full or name == word:
+            add(sub)
+
     # The CLI is the composition root: it alone wires the relay's commands in. Adding them
     # imports nothing heavy (aiohttp, x509, the relay's server): each command imports what
     # it needs when it runs, so `case list` starts in a fraction of a second.
-    if not full:
-        sub.add_parser("relay", help="the county relay")
-        sub.add_parser("bundle", help="records and content on a USB stick (no network)")
-    else:
+    if full or word == "relay":
         from relay.cli import add_commands as add_relay_commands
 
         add_relay_commands(sub)
+    if full or word == "bundle":
         # USB bundles (issue #8): node/bundles.py, with the relay's side wired in here.
         from .bundles import add_commands as add_bundle_commands
 
