@@ -107,6 +107,11 @@ def cmd_init(args: argparse.Namespace) -> int:
         await node.close()
 
     asyncio.run(create_store())
+    if args.json:
+        emit_json({"village": cfg.village, "village_name": cfg.village_name,
+                   "county": cfg.county, "language": cfg.language, "node_id": cfg.node_id,
+                   "relay": cfg.relay_url, "home": str(home.path)})
+        return 0
     print(i18n.t(lang, "init_done", village_name=cfg.village_name, village=cfg.village,
                  county=cfg.county, home=home.path))
     return 0
@@ -388,15 +393,20 @@ def _progress_printer(lang: str, quiet: bool = False) -> Callable[[Any], None]:
     return show
 
 
+def _result_json(label: str, result: Any) -> dict[str, Any]:
+    """A sync session's outcome for ``--json`` (sync, provision's first sync)."""
+    return {"peer": label, "ok": result.ok, "sent": result.counters.docs_sent,
+            "received": result.counters.docs_changed,
+            "bytes": result.bytes_sent + result.bytes_received,
+            "seconds": round(result.seconds, 2),
+            "error": getattr(result.error, "code", "") if result.error else ""}
+
+
 def _print_result(lang: str, label: str, result: Any, as_json: bool = False) -> int:
     if sys.stderr.isatty():
         print(file=sys.stderr)
     if as_json:
-        emit_json({"peer": label, "ok": result.ok, "sent": result.counters.docs_sent,
-                   "received": result.counters.docs_changed,
-                   "bytes": result.bytes_sent + result.bytes_received,
-                   "seconds": round(result.seconds, 2),
-                   "error": getattr(result.error, "code", "") if result.error else ""})
+        emit_json(_result_json(label, result))
         return 0 if result.ok else 1
     if result.ok:
         print(i18n.t(lang, "sync_ok", peer=label, sent=result.counters.docs_sent,
@@ -553,18 +563,28 @@ def cmd_provision(args: argparse.Namespace) -> int:
         cfg = asyncio.run(provision_online(home, args.relay, args.token,
                                            village_name=args.name or "", language=lang,
                                            director=args.director or ""))
-    print(i18n.t(lang, "provisioned", node=cfg.node_id, role=cfg.role, village=cfg.village,
-                 county=cfg.county, home=home.path))
+    done = {"node_id": cfg.node_id, "role": cfg.role, "village": cfg.village,
+            "county": cfg.county, "relay": cfg.relay_url, "home": str(home.path),
+            "sync": None}
+    if not args.json:
+        print(i18n.t(lang, "provisioned", node=cfg.node_id, role=cfg.role,
+                     village=cfg.village, county=cfg.county, home=home.path))
     if cfg.relay_url and not args.no_sync:
         # A replacement node gets its village's records back at once, if the relay is up.
         async def first_sync(node: Node) -> int:
             from .daemon import Syncer
 
             result = await Syncer(node, discovery=False).sync_relay(
-                progress=_progress_printer(lang))
+                progress=_progress_printer(lang, args.json))
+            if args.json:  # one JSON document: the enrolment and its first sync
+                done["sync"] = _result_json(cfg.relay_url, result)
+                emit_json(done)
+                return 0 if result.ok else 1
             return _print_result(lang, cfg.relay_url, result)
 
         return asyncio.run(_with_node(args, first_sync))
+    if args.json:
+        emit_json(done)
     return 0
 
 
@@ -641,16 +661,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 label = i18n.t(lang, "demo_progress")
 
                 def progress(i: int, total: int) -> None:
-                    if sys.stderr.isatty() and (i % 10 == 0 or i == total):
+                    if sys.stderr.isatty() and not args.json and (i % 10 == 0 or i == total):
                         print(f"\r{label} {i}/{total}", end="", file=sys.stderr, flush=True)
 
                 await fill_demo(node, cases=args.cases, seed=args.seed, progress=progress)
-                if sys.stderr.isatty():
+                if sys.stderr.isatty() and not args.json:
                     print(file=sys.stderr)
             count = await node.cases.count()
         finally:
             await node.close()
-        print(i18n.t(lang, "demo_done", cases=count, home=home.path))
+        if args.json:
+            emit_json({"cases": count, "added": count - existing, "home": str(home.path)})
+        else:
+            print(i18n.t(lang, "demo_done", cases=count, home=home.path))
         return 0
 
     rc = asyncio.run(run())
@@ -722,6 +745,8 @@ def _add_init(sub: Any) -> None:
                    help="language of the node: zh (default) or en")
     s.add_argument("--relay", help="the county relay's URL, e.g. wss://relay.example:8765/v1/sync")
     s.add_argument("--force", action="store_true", help="overwrite an existing node config")
+    s.add_argument("--json", action="store_true",
+                   help="print {village, village_name, county, language, node_id, relay, home}")
     s.set_defaults(func=cmd_init)
 
 
@@ -820,6 +845,9 @@ def _add_demo(sub: Any) -> None:
                    help="where --county keeps its relay (default: ./.demo-county)")
     s.add_argument("--villages", type=int, default=24, help="villages of --county (>= 20)")
     s.add_argument("--port", type=int, default=8765, help="port of --county's dashboard")
+    s.add_argument("--json", action="store_true",
+                   help="print {cases, added, home} (the node's demo; --county is a server "
+                        "in the foreground and prints its address as text)")
     s.set_defaults(func=cmd_demo)
 
 
@@ -856,6 +884,9 @@ def _add_provision(sub: Any) -> None:
     s.add_argument("--director", help="the director's name")
     s.add_argument("--lang", choices=LANGUAGES, default=argparse.SUPPRESS)
     s.add_argument("--no-sync", action="store_true", help="do not fetch the village's records")
+    s.add_argument("--json", action="store_true",
+                   help="print {node_id, role, village, county, relay, home, sync} in one "
+                        "document (sync: the first sync's outcome, or null)")
     s.set_defaults(func=cmd_provision)
 
 
