@@ -373,23 +373,28 @@ def cmd_stats(args: argparse.Namespace) -> int:
 PROGRESS_EVERY_S = 2.0  # a progress line this often when stderr is not a terminal
 
 
-def _progress_printer(lang: str, quiet: bool = False) -> Callable[[Any], None]:
-    """Progress of a sync on stderr: one line rewritten in place on a terminal, else (a
-    log, a pipe) a line every PROGRESS_EVERY_S seconds, so a long sync shows it moves."""
+def _progress_printer(lang: str, quiet: bool = False, *, stream: Any = None,
+                      clock: Callable[[], float] | None = None) -> Callable[[Any], None]:
+    """Progress of a sync on ``stream`` (stderr): one line rewritten in place on a
+    terminal, else (a log, a pipe) a whole line every PROGRESS_EVERY_S seconds, so a long
+    sync shows it moves without a line per page; a sync shorter than that prints none.
+    ``clock`` is time.monotonic (a test steps its own)."""
     import time
 
-    tty = sys.stderr.isatty()
-    last = [time.monotonic()]
+    out = stream if stream is not None else sys.stderr
+    now = clock or time.monotonic
+    tty = out.isatty()
+    last = [now()]
 
     def show(c: Any) -> None:
         if quiet:
             return
         text = i18n.t(lang, "sync_progress", sent=c.docs_sent, received=c.docs_changed)
         if tty:
-            print("\r" + text, end="", file=sys.stderr, flush=True)
-        elif time.monotonic() - last[0] >= PROGRESS_EVERY_S:
-            last[0] = time.monotonic()
-            print(text, file=sys.stderr, flush=True)
+            print("\r" + text, end="", file=out, flush=True)
+        elif now() - last[0] >= PROGRESS_EVERY_S:
+            last[0] = now()
+            print(text, file=out, flush=True)
     return show
 
 
