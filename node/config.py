@@ -62,6 +62,7 @@ def short_id(n: int = records.SHORT_ID_LEN) -> str:
 
 @dataclass
 class NodeConfig:
+    """The node's settings, kept in config.json."""
     village: str
     village_name: str
     county: str
@@ -87,6 +88,7 @@ class NodeConfig:
 
 @dataclass(frozen=True)
 class Home:
+    """A node's home folder: its config, keys, store and media."""
     path: Path
 
     @property

@@ -79,6 +79,7 @@ def _now() -> str:
 
 @dataclass(frozen=True)
 class DocMeta:
+    """A document's row: id, kind, scope, heads and feed seq."""
     doc_id: str
     kind: str
     scope: str
@@ -102,6 +103,7 @@ class Incoming:
 
 @dataclass
 class _Write:
+    """A document about to be written in a transaction."""
     doc_id: str
     kind: str
     scope: str
@@ -122,6 +124,7 @@ class Committed:
 
 @dataclass(frozen=True)
 class FeedPage:
+    """A page of the change feed."""
     entries: list[DocMeta]
     upto: int  # every doc of the feed with seq <= upto that passes the filter is in entries
     more: bool
