@@ -1,6 +1,7 @@
 """The search key is HKDF-SHA256 written with the standard library (so that opening a store
 loads no cryptography); it must stay the very key cryptography's HKDF derives, or every
-store's index would stop matching its tokens. The sealing cipher is made at first use."""
+store's index would stop matching its tokens. The sealing cipher is made at first use; new document ids are uuid4 hex without the
+uuid module."""
 
 from __future__ import annotations
 
@@ -45,3 +46,15 @@ def test_a_sealer_made_but_not_used_loads_no_cryptography() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60, check=True, env={**os.environ}).stdout.strip()
     assert out == "False"
+
+
+def test_new_doc_ids_are_uuid4_hex() -> None:
+    import uuid
+
+    from store.docs import new_doc_id
+
+    ids = {new_doc_id() for _ in range(200)}
+    assert len(ids) == 200
+    for doc_id in ids:
+        u = uuid.UUID(hex=doc_id)
+        assert u.hex == doc_id and u.version == 4 and u.variant == uuid.RFC_4122
