@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
@@ -100,6 +101,10 @@ _M: dict[str, dict[str, str]] = {
         "bundle_malformed": "清单已损坏，或不是本系统的数据包",
         "bundle_no_key": "还没有这个村的密钥：请让该村先联网同步一次，或先送来一个数据包",
         "bundle_no_village": "在县里导出时请用 --village 指明发往哪个村",
+        "bundle_unknown_node": "{village}村没有本县见过的节点 {node}；已知节点：{known}",
+        "bundle_node_not_relay": "--node 只能在县里导出时使用（与 --village 一起）",
+        "none_known": "无（该村还没有联网同步过，也没有送来过数据包）",
+        "export_for_node": "（发往节点 {node}）",
         "bundle_not_for_us": "这个数据包不是发给本机的",
         "bundle_own": "这是本机自己导出的数据包",
         "wrong_county": "签发者不属于本县",
@@ -150,6 +155,11 @@ _M: dict[str, dict[str, str]] = {
         "bundle_own": "this bundle was exported by this very machine",
         "bundle_no_village": "at the relay, say with --village which village the bundle "
                              "is for",
+        "bundle_unknown_node": "village {village} has no node {node} that this relay has "
+                               "met; known nodes: {known}",
+        "bundle_node_not_relay": "--node is for exports at the relay (with --village)",
+        "none_known": "none (the village has never synced nor sent a bundle)",
+        "export_for_node": " (for node {node})",
     },
 }
 
@@ -158,12 +168,20 @@ def _t(lang: str, key: str, **values: Any) -> str:
     return (_M.get(lang) or _M["en"])[key].format(**values)
 
 
+def _refusal_text(lang: str, exc: Any) -> str:
+    """Why a whole command was refused, in the command's language."""
+    details = getattr(exc, "details", {}) or {}
+    if exc.code == "bundle_unknown_node":
+        known = ", ".join(details.get("known") or []) or _t(lang, "none_known")
+        return _t(lang, "bundle_unknown_node", village=details.get("village", ""),
+                  node=details.get("node", ""), known=known)
+    return _why(lang, exc.code, str(exc))
+
+
 def _why(lang: str, code: str, message: str) -> str:
     key = "missing_file" if code == "missing" else code
     local = _M.get(lang, {}).get(key)
     if lang == "zh":  # one language per output: the English detail goes to the log
-        import logging
-
         logging.getLogger("villagecourt.bundle").info("%s: %s", code, message)
         return local or _M["zh"]["bundle_malformed"]
     return _M["en"].get(key) or message
@@ -186,9 +204,11 @@ def _bundle_lang(args: argparse.Namespace) -> str:
 
 def print_export(r: "ExportResult", lang: str = "en") -> None:
     if not r.docs:
-        print(_t(lang, "export_empty", path=r.path, bytes=r.bytes))
+        print(_t(lang, "export_empty", path=r.path, bytes=r.bytes)
+              + (_t(lang, "export_for_node", node=r.dest_node) if r.dest_node else ""))
         return
     print(_t(lang, "export", path=r.path, docs=r.docs, bytes=r.bytes)
+          + (_t(lang, "export_for_node", node=r.dest_node) if r.dest_node else "")
           + ("" if r.dest_store else _t(lang, "never_met")))
 
 
@@ -231,36 +251,82 @@ def print_inspection(i: "Inspection", lang: str = "en") -> None:
     print(_t(lang, "complete" if i.complete else "incomplete"))
 
 
+def export_json(r: "ExportResult") -> dict[str, Any]:
+    """``bundle export --json``: what was written, and for whom."""
+    return {"path": str(r.path), "docs": r.docs, "bytes": r.bytes, "since": r.since,
+            "upto": r.upto, "destination_store": r.dest_store, "destination_node": r.dest_node,
+            "met_before": bool(r.dest_store)}
+
+
+def import_json(r: "ImportResult") -> dict[str, Any]:
+    """``bundle import --json``: documents in the bundle, changed, refused (each with its
+    code), media blocks taken, and whether it brought nothing new."""
+    return {"exporter": r.exporter, "exporter_store": r.exporter_store, "docs": r.docs,
+            "changed": r.changed, "nothing_new": r.nothing_new,
+            "refused": [{"id": x.doc_id, "code": x.code} for x in r.refused],
+            "checkpoint_advanced": r.checkpoint_advanced,
+            "receipt_applied": r.receipt_applied, "media_blocks": r.blocks,
+            "media_incomplete": r.media_incomplete}
+
+
+def inspection_json(i: "Inspection") -> dict[str, Any]:
+    """``bundle inspect --json``: the manifest's summary and each document's state."""
+    return {"complete": i.complete, "exporter": i.exporter, "exporter_store": i.exporter_store,
+            "destination": i.destination, "created_at": i.created_at, "signature": i.signature,
+            "since": i.since, "upto": i.upto, "problem": i.problem,
+            "docs": len(i.docs), "missing": i.missing, "damaged": i.damaged,
+            "media": len(i.blobs)}
+
+
 async def run_action(action: str, args: argparse.Namespace, store: "Store", signer: "Signer",
                      blobs: "BlobStore | None" = None) -> int:
     from sync.bundle import BundleError, export_bundle, import_bundle, inspect_bundle
 
+    from .cli import emit_json
+
     lang = _bundle_lang(args)
-    progress = _progress(getattr(args, "quiet", False), lang)
+    as_json = getattr(args, "json", False)
+    progress = _progress(getattr(args, "quiet", False) or as_json, lang)
     path = Path(args.dir)
     try:
         if action == "export":
-            print_export(await export_bundle(store, signer, path,
-                                             village=getattr(args, "village", None),
-                                             blobs=None if args.no_media else blobs,
-                                             progress=progress), lang)
+            exported = await export_bundle(store, signer, path,
+                                           village=getattr(args, "village", None),
+                                           node=getattr(args, "node", None),
+                                           blobs=None if args.no_media else blobs,
+                                           progress=progress)
+            if as_json:
+                emit_json(export_json(exported))
+            else:
+                print_export(exported, lang)
             return 0
         if action == "import":
             r = await import_bundle(store, signer.identity, signer.ca, path, blobs=blobs,
                                     decrypt_key=signer.box, progress=progress)
-            print_import(r, lang)
+            if as_json:
+                emit_json(import_json(r))
+            else:
+                print_import(r, lang)
             return 3 if r.refused else 0
     except BundleError as exc:
-        why = _why(lang, exc.code, str(exc))
+        logging.getLogger("villagecourt.bundle").info("bundle %s refused: %s", action, exc)
+        why = _refusal_text(lang, exc)
         print(f"villagecourt: {_t(lang, 'refused_whole', why=why)}", file=sys.stderr)
         return 1
     insp = await inspect_bundle(path, ca=signer.ca, store=store, progress=progress)
-    print_inspection(insp, lang)
+    if as_json:
+        emit_json(inspection_json(insp))
+    else:
+        print_inspection(insp, lang)
     return 0 if insp.complete else 1
 
 
 def _cmd(action: str, relay: RelayRunner | None) -> Callable[[argparse.Namespace], int]:
     def cmd(args: argparse.Namespace) -> int:
+        if getattr(args, "node", None) and not getattr(args, "village", None):
+            lang = _bundle_lang(args)
+            print(f"villagecourt: {_t(lang, 'bundle_node_not_relay')}", file=sys.stderr)
+            return 2
         if getattr(args, "relay", False) or getattr(args, "relay_home", None) \
                 or getattr(args, "village", None):
             if relay is None:
@@ -297,9 +363,14 @@ def add_commands(sub: Any, *, relay: RelayRunner | None = None) -> None:
         s.add_argument("--relay", action="store_true", help="run at the county relay")
         s.add_argument("--relay-home", help="the relay's home (implies --relay)")
         s.add_argument("--quiet", action="store_true", help="no progress")
+        s.add_argument("--json", action="store_true",
+                       help="print the result as JSON (no progress; refusals stay on stderr)")
         s.add_argument("--lang", choices=("zh", "en"), default=argparse.SUPPRESS,
                        help="language of messages (default: the node's; English at the relay)")
         if action == "export":
             s.add_argument("--village", help="at the relay: the village the bundle is for")
+            s.add_argument("--node", metavar="NODE_ID",
+                           help="at the relay, with --village: the village's node the bundle "
+                                "is for (default: the one the relay met last)")
             s.add_argument("--no-media", action="store_true", help="records only, no media")
         s.set_defaults(func=_cmd(action, relay))

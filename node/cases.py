@@ -40,6 +40,7 @@ class CaseRow:
 
 @dataclass(frozen=True)
 class TimelineEntry:
+    """One line of a case's timeline (registered, a session, a status change...)."""
     at: str  # sortable date or timestamp
     kind: str  # registered | session | status | edited | consultation | answer |
     #            followup_due | followup

@@ -107,6 +107,11 @@ def cmd_init(args: argparse.Namespace) -> int:
         await node.close()
 
     asyncio.run(create_store())
+    if args.json:
+        emit_json({"village": cfg.village, "village_name": cfg.village_name,
+                   "county": cfg.county, "language": cfg.language, "node_id": cfg.node_id,
+                   "relay": cfg.relay_url, "home": str(home.path)})
+        return 0
     print(i18n.t(lang, "init_done", village_name=cfg.village_name, village=cfg.village,
                  county=cfg.county, home=home.path))
     return 0
@@ -368,35 +373,45 @@ def cmd_stats(args: argparse.Namespace) -> int:
 PROGRESS_EVERY_S = 2.0  # a progress line this often when stderr is not a terminal
 
 
-def _progress_printer(lang: str, quiet: bool = False) -> Callable[[Any], None]:
-    """Progress of a sync on stderr: one line rewritten in place on a terminal, else (a
-    log, a pipe) a line every PROGRESS_EVERY_S seconds, so a long sync shows it moves."""
+def _progress_printer(lang: str, quiet: bool = False, *, stream: Any = None,
+                      clock: Callable[[], float] | None = None) -> Callable[[Any], None]:
+    """Progress of a sync on ``stream`` (stderr): one line rewritten in place on a
+    terminal, else (a log, a pipe) a whole line every PROGRESS_EVERY_S seconds, so a long
+    sync shows it moves without a line per page; a sync shorter than that prints none.
+    ``clock`` is time.monotonic (a test steps its own)."""
     import time
 
-    tty = sys.stderr.isatty()
-    last = [time.monotonic()]
+    out = stream if stream is not None else sys.stderr
+    now = clock or time.monotonic
+    tty = out.isatty()
+    last = [now()]
 
     def show(c: Any) -> None:
         if quiet:
             return
         text = i18n.t(lang, "sync_progress", sent=c.docs_sent, received=c.docs_changed)
         if tty:
-            print("\r" + text, end="", file=sys.stderr, flush=True)
-        elif time.monotonic() - last[0] >= PROGRESS_EVERY_S:
-            last[0] = time.monotonic()
-            print(text, file=sys.stderr, flush=True)
+            print("\r" + text, end="", file=out, flush=True)
+        elif now() - last[0] >= PROGRESS_EVERY_S:
+            last[0] = now()
+            print(text, file=out, flush=True)
     return show
+
+
+def _result_json(label: str, result: Any) -> dict[str, Any]:
+    """A sync session's outcome for ``--json`` (sync, provision's first sync)."""
+    return {"peer": label, "ok": result.ok, "sent": result.counters.docs_sent,
+            "received": result.counters.docs_changed,
+            "bytes": result.bytes_sent + result.bytes_received,
+            "seconds": round(result.seconds, 2),
+            "error": getattr(result.error, "code", "") if result.error else ""}
 
 
 def _print_result(lang: str, label: str, result: Any, as_json: bool = False) -> int:
     if sys.stderr.isatty():
         print(file=sys.stderr)
     if as_json:
-        emit_json({"peer": label, "ok": result.ok, "sent": result.counters.docs_sent,
-                   "received": result.counters.docs_changed,
-                   "bytes": result.bytes_sent + result.bytes_received,
-                   "seconds": round(result.seconds, 2),
-                   "error": getattr(result.error, "code", "") if result.error else ""})
+        emit_json(_result_json(label, result))
         return 0 if result.ok else 1
     if result.ok:
         print(i18n.t(lang, "sync_ok", peer=label, sent=result.counters.docs_sent,
@@ -553,18 +568,28 @@ def cmd_provision(args: argparse.Namespace) -> int:
         cfg = asyncio.run(provision_online(home, args.relay, args.token,
                                            village_name=args.name or "", language=lang,
                                            director=args.director or ""))
-    print(i18n.t(lang, "provisioned", node=cfg.node_id, role=cfg.role, village=cfg.village,
-                 county=cfg.county, home=home.path))
+    done = {"node_id": cfg.node_id, "role": cfg.role, "village": cfg.village,
+            "county": cfg.county, "relay": cfg.relay_url, "home": str(home.path),
+            "sync": None}
+    if not args.json:
+        print(i18n.t(lang, "provisioned", node=cfg.node_id, role=cfg.role,
+                     village=cfg.village, county=cfg.county, home=home.path))
     if cfg.relay_url and not args.no_sync:
         # A replacement node gets its village's records back at once, if the relay is up.
         async def first_sync(node: Node) -> int:
             from .daemon import Syncer
 
             result = await Syncer(node, discovery=False).sync_relay(
-                progress=_progress_printer(lang))
+                progress=_progress_printer(lang, args.json))
+            if args.json:  # one JSON document: the enrolment and its first sync
+                done["sync"] = _result_json(cfg.relay_url, result)
+                emit_json(done)
+                return 0 if result.ok else 1
             return _print_result(lang, cfg.relay_url, result)
 
         return asyncio.run(_with_node(args, first_sync))
+    if args.json:
+        emit_json(done)
     return 0
 
 
@@ -641,16 +666,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 label = i18n.t(lang, "demo_progress")
 
                 def progress(i: int, total: int) -> None:
-                    if sys.stderr.isatty() and (i % 10 == 0 or i == total):
+                    if sys.stderr.isatty() and not args.json and (i % 10 == 0 or i == total):
                         print(f"\r{label} {i}/{total}", end="", file=sys.stderr, flush=True)
 
                 await fill_demo(node, cases=args.cases, seed=args.seed, progress=progress)
-                if sys.stderr.isatty():
+                if sys.stderr.isatty() and not args.json:
                     print(file=sys.stderr)
             count = await node.cases.count()
         finally:
             await node.close()
-        print(i18n.t(lang, "demo_done", cases=count, home=home.path))
+        if args.json:
+            emit_json({"cases": count, "added": count - existing, "home": str(home.path)})
+        else:
+            print(i18n.t(lang, "demo_done", cases=count, home=home.path))
         return 0
 
     rc = asyncio.run(run())
@@ -693,12 +721,6 @@ def _page_size(text: str) -> int:
     return value
 
 
-
-# Commands whose parsers are large (the relay's ~25 actions, the bundle's): built only when
-# the command line names them, or asks for help, so `case list` does not pay for them.
-_LARGE = ("relay", "bundle")
-
-
 def _command_word(argv: list[str]) -> str | None:
     """The command an argument list runs (``case`` of ``--home H case list``), None when
     it is not plain (help, or no command)."""
@@ -718,20 +740,7 @@ def _command_word(argv: list[str]) -> str | None:
     return None
 
 
-def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
-    """The whole parser; given ``argv`` whose command is not one of ``_LARGE``, without
-    their subcommands (they keep a one-line entry in the help)."""
-    word = _command_word(argv) if argv is not None else None
-    full = word is None or word in _LARGE or any(a in ("-h", "--help") for a in argv or [])
-    p = argparse.ArgumentParser(
-        prog="villagecourt",
-        description="Offline-first records for village shared courts (共享法庭).",
-    )
-    p.add_argument("--home", help=f"node home (default: ${ENV_HOME} or {default_home()})")
-    p.add_argument("--lang", choices=LANGUAGES, help="language of messages (default: node's)")
-    p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
-
+def _add_init(sub: Any) -> None:
     s = sub.add_parser("init", help="set up a new node")
     s.add_argument("--village", required=True, help="village code, e.g. BY")
     s.add_argument("--name", required=True, help="village name, e.g. 白云村")
@@ -741,8 +750,12 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                    help="language of the node: zh (default) or en")
     s.add_argument("--relay", help="the county relay's URL, e.g. wss://relay.example:8765/v1/sync")
     s.add_argument("--force", action="store_true", help="overwrite an existing node config")
+    s.add_argument("--json", action="store_true",
+                   help="print {village, village_name, county, language, node_id, relay, home}")
     s.set_defaults(func=cmd_init)
 
+
+def _add_case(sub: Any) -> None:
     case = sub.add_parser("case", help="dispute cases").add_subparsers(dest="case_cmd",
                                                                        metavar="ACTION")
     case.required = True
@@ -799,6 +812,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_case_session)
 
+
+def _add_followup(sub: Any) -> None:
     fu = sub.add_parser("followup", help="follow-up visits").add_subparsers(dest="fu_cmd",
                                                                           metavar="ACTION")
     fu.required = True
@@ -816,10 +831,14 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_followup_done)
 
+
+def _add_stats(sub: Any) -> None:
     s = sub.add_parser("stats", help="counts, success rate, follow-ups")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_stats)
 
+
+def _add_demo(sub: Any) -> None:
     s = sub.add_parser("demo", help="a node filled with sample data")
     s.add_argument("--cases", type=int, default=240)
     s.add_argument("--seed", type=int, default=7)
@@ -831,11 +850,18 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                    help="where --county keeps its relay (default: ./.demo-county)")
     s.add_argument("--villages", type=int, default=24, help="villages of --county (>= 20)")
     s.add_argument("--port", type=int, default=8765, help="port of --county's dashboard")
+    s.add_argument("--json", action="store_true",
+                   help="print {cases, added, home} (the node's demo; --county is a server "
+                        "in the foreground and prints its address as text)")
     s.set_defaults(func=cmd_demo)
 
+
+def _add_tui(sub: Any) -> None:
     s = sub.add_parser("tui", help="the directors' terminal UI")
     s.set_defaults(func=cmd_tui)
 
+
+def _add_sync(sub: Any) -> None:
     s = sub.add_parser("sync", help="sync once with the relay or a LAN peer")
     g = s.add_mutually_exclusive_group()
     g.add_argument("--relay", metavar="URL", help="relay URL (default: the node's relay)")
@@ -843,6 +869,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_sync)
 
+
+def _add_serve(sub: Any) -> None:
     s = sub.add_parser("serve", help="run sync in the background: LAN peers and the relay")
     s.add_argument("--host", default="0.0.0.0", help="address to listen on for LAN peers")
     s.add_argument("--port", type=int, help="port for LAN peers (default: the node's)")
@@ -850,6 +878,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     s.add_argument("--no-discovery", action="store_true", help="do not use zeroconf")
     s.set_defaults(func=cmd_serve)
 
+
+def _add_provision(sub: Any) -> None:
     s = sub.add_parser("provision", help="enrol this machine as a node (technicians)")
     s.add_argument("--relay", metavar="URL", help="the county relay, e.g. relay.example:8765")
     s.add_argument("--token", help="the one-time code from 'villagecourt relay token'")
@@ -859,8 +889,13 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     s.add_argument("--director", help="the director's name")
     s.add_argument("--lang", choices=LANGUAGES, default=argparse.SUPPRESS)
     s.add_argument("--no-sync", action="store_true", help="do not fetch the village's records")
+    s.add_argument("--json", action="store_true",
+                   help="print {node_id, role, village, county, relay, home, sync} in one "
+                        "document (sync: the first sync's outcome, or null)")
     s.set_defaults(func=cmd_provision)
 
+
+def _add_kit(sub: Any) -> None:
     kit = sub.add_parser("kit", help="an offline installation kit for a USB stick"
                          ).add_subparsers(dest="kit_cmd", metavar="ACTION")
     kit.required = True
@@ -875,24 +910,66 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_kit_build)
 
+
+def _add_doctor(sub: Any) -> None:
     s = sub.add_parser("doctor", help="check certificate, relay, clock, store and disk")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_doctor)
 
+
+def _add_status(sub: Any) -> None:
     s = sub.add_parser("status", help="last sync per peer, changes not yet at the relay")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_status)
 
+
+_NODE_COMMANDS: dict[str, Callable[[Any], None]] = {
+    "init": _add_init,
+    "case": _add_case,
+    "followup": _add_followup,
+    "stats": _add_stats,
+    "demo": _add_demo,
+    "tui": _add_tui,
+    "sync": _add_sync,
+    "serve": _add_serve,
+    "provision": _add_provision,
+    "kit": _add_kit,
+    "doctor": _add_doctor,
+    "status": _add_status,
+}
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser of ``argv``: only the command it names (``case``, ``relay``...), so a
+    command does not pay for the others' parsers (the relay's ~25 actions, and argparse's
+    gettext look-ups for each); the whole parser for help, for no command, or for a word
+    that is no command (argparse then lists the commands)."""
+    word = _command_word(argv) if argv is not None else None
+    full = (word not in (*_NODE_COMMANDS, "relay", "bundle")
+            or any(a in ("-h", "--help") for a in argv or []))
+    p = argparse.ArgumentParser(
+        prog="villagecourt",
+        description="Offline-first records for village shared courts (共享法庭).",
+    )
+    # Where the platform keeps data is looked up (platformdirs) only for the help.
+    where = default_home() if full else "the platform's data directory"
+    p.add_argument("--home", help=f"node home (default: ${ENV_HOME} or {where})")
+    p.add_argument("--lang", choices=LANGUAGES, help="language of messages (default: node's)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    for name, add in _NODE_COMMANDS.items():
+        if full or name == word:
+            add(sub)
+
     # The CLI is the composition root: it alone wires the relay's commands in. Adding them
     # imports nothing heavy (aiohttp, x509, the relay's server): each command imports what
     # it needs when it runs, so `case list` starts in a fraction of a second.
-    if not full:
-        sub.add_parser("relay", help="the county relay")
-        sub.add_parser("bundle", help="records and content on a USB stick (no network)")
-    else:
+    if full or word == "relay":
         from relay.cli import add_commands as add_relay_commands
 
         add_relay_commands(sub)
+    if full or word == "bundle":
         # USB bundles (issue #8): node/bundles.py, with the relay's side wired in here.
         from .bundles import add_commands as add_bundle_commands
 

@@ -20,8 +20,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import platformdirs
-
 from store import new_key, records
 from store.files import private_dir, tighten, write_private
 
@@ -50,6 +48,8 @@ def default_home() -> Path:
     env = os.environ.get(ENV_HOME)
     if env:
         return Path(env).expanduser()
+    import platformdirs  # only when neither --home nor the variable says where
+
     return Path(platformdirs.user_data_dir("villagecourt", appauthor=False))
 
 
@@ -62,6 +62,7 @@ def short_id(n: int = records.SHORT_ID_LEN) -> str:
 
 @dataclass
 class NodeConfig:
+    """The node's settings, kept in config.json."""
     village: str
     village_name: str
     county: str
@@ -87,6 +88,7 @@ class NodeConfig:
 
 @dataclass(frozen=True)
 class Home:
+    """A node's home folder: its config, keys, store and media."""
     path: Path
 
     @property

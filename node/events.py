@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Saved:
+    """Records committed, locally or merged from a peer."""
     doc_ids: tuple[str, ...]
     kinds: tuple[str, ...]
     origin: str  # "local" or a peer id
@@ -26,11 +27,13 @@ class Saved:
 
 @dataclass(frozen=True)
 class SyncStarted:
+    """A session with a peer or the relay began."""
     peer: str
 
 
 @dataclass(frozen=True)
 class SyncProgress:
+    """Documents sent and received so far in a session."""
     peer: str
     sent: int
     received: int
@@ -39,6 +42,7 @@ class SyncProgress:
 
 @dataclass(frozen=True)
 class SyncFinished:
+    """A session ended: ok, or an error code and a plain message."""
     peer: str
     ok: bool
     sent: int = 0
@@ -50,6 +54,7 @@ class SyncFinished:
 
 @dataclass(frozen=True)
 class PeerSeen:
+    """A LAN peer was found or lost."""
     peer_id: str
     label: str
     address: str
@@ -58,6 +63,7 @@ class PeerSeen:
 
 @dataclass(frozen=True)
 class MediaProgress:
+    """Blocks of a media file verified so far; done when a pass ends."""
     sha256: str
     have: int
     total: int

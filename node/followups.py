@@ -14,6 +14,7 @@ DUE_SOON_DAYS = 7  # "due" lists visits due within a week, like a director's wee
 
 @dataclass(frozen=True)
 class DueVisit:
+    """A follow-up visit overdue or due soon."""
     doc_id: str
     number: str
     title: str

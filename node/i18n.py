@@ -52,6 +52,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "corrupt_doc": "有一条记录已损坏，请运行“villagecourt doctor”。",
         "no_node": "这台电脑还没有设置节点。请先运行：villagecourt init --village 代码 --name 村名",
         "node_exists": "这里已经有一个节点：{home}",
+        "not_provisioned": "本机还没有证书：请先登记（villagecourt provision）。",
         "bad_config": "节点配置文件已损坏。",
         "no_store_key": "缺少数据库密钥文件，无法打开数据。",
         "bad_store_key": "数据库密钥文件已损坏。",
@@ -210,6 +211,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "no_node": ("No node is set up here. "
                     "First run: villagecourt init --village CODE --name NAME"),
         "node_exists": "A node already exists here: {home}",
+        "not_provisioned": "This node has no certificate yet: provision it first "
+                           "(villagecourt provision).",
         "bad_config": "The node's configuration file is damaged.",
         "no_store_key": "The store key file is missing; the data cannot be opened.",
         "bad_store_key": "The store key file is damaged.",

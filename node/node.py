@@ -25,6 +25,7 @@ from .stats import Stats, compute
 
 @dataclass
 class SyncStatus:
+    """Where sync stands: the relay, what it has not acknowledged, peers, history."""
     relay_url: str
     pending_to_relay: int  # local changes the relay has not acknowledged
     last_sync: str | None

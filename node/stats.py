@@ -12,6 +12,7 @@ from store.records import AGREED, CASE, CATEGORIES, CLOSED, SCREENING, STATUSES
 
 @dataclass
 class Stats:
+    """The village's counts and rates (villagecourt stats)."""
     total: int
     by_category: dict[str, int] = field(default_factory=dict)
     by_status: dict[str, int] = field(default_factory=dict)

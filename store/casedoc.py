@@ -52,6 +52,7 @@ MAX_HEADCOUNT = 100_000
 
 @dataclass
 class Session:
+    """A mediation session of a case."""
     date: str
     participants: str
     summary: str
@@ -62,6 +63,7 @@ class Session:
 
 @dataclass
 class HistoryEntry:
+    """A status change of a case."""
     at: str
     from_status: str
     to_status: str
@@ -80,6 +82,7 @@ class Correction:
 
 @dataclass
 class FollowUp:
+    """A follow-up visit of a closed case (month 1, 3, 6...)."""
     month: int
     due: str
     done: str = ""
@@ -90,6 +93,7 @@ class FollowUp:
 
 @dataclass
 class Case:
+    """A case as read from its document."""
     doc_id: str
     number: str
     category: str

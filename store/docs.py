@@ -37,7 +37,6 @@ import datetime as dt
 import logging
 import secrets
 import sqlite3
-import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,12 +73,22 @@ def unpack_heads(blob: bytes) -> list[bytes]:
     return [blob[i:i + HEAD_BYTES] for i in range(0, len(blob), HEAD_BYTES)]
 
 
+def new_doc_id() -> str:
+    """A random version-4 UUID in hex, as ``uuid.uuid4().hex`` (the uuid module, which
+    imports platform, costs every ``case add`` a few milliseconds of start-up)."""
+    b = bytearray(secrets.token_bytes(16))
+    b[6] = (b[6] & 0x0F) | 0x40  # version 4
+    b[8] = (b[8] & 0x3F) | 0x80  # RFC 4122 variant
+    return b.hex()
+
+
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
 @dataclass(frozen=True)
 class DocMeta:
+    """A document's row: id, kind, scope, heads and feed seq."""
     doc_id: str
     kind: str
     scope: str
@@ -103,6 +112,7 @@ class Incoming:
 
 @dataclass
 class _Write:
+    """A document about to be written in a transaction."""
     doc_id: str
     kind: str
     scope: str
@@ -123,6 +133,7 @@ class Committed:
 
 @dataclass(frozen=True)
 class FeedPage:
+    """A page of the change feed."""
     entries: list[DocMeta]
     upto: int  # every doc of the feed with seq <= upto that passes the filter is in entries
     more: bool
@@ -143,7 +154,7 @@ class Store:
         # One Automerge actor for every edit this process makes (not one per load, which
         # would add an actor to a document at every edit), fresh per process so that a
         # store restored from a backup never reuses a (actor, seq) its peers already hold.
-        self._actor = uuid.uuid4().bytes
+        self._actor = secrets.token_bytes(16)  # as random as uuid4, without importing uuid
         self._cache: OrderedDict[str, tuple[bytes, Document]] = OrderedDict()
         self._listeners: list[Callable[[Committed], None]] = []
 
@@ -354,7 +365,7 @@ class Store:
         if kind not in KINDS:
             raise ValidationError("bad_kind", f"unknown record kind {kind!r}")
         check_scope(scope)
-        doc_id = doc_id or uuid.uuid4().hex
+        doc_id = doc_id or new_doc_id()
         if counter == "seq":
             raise ValueError("'seq' is the store's own counter")
 

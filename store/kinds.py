@@ -34,6 +34,7 @@ def _text(value: str, what: str, *, required: bool = False) -> str:
 # --- village profile ---------------------------------------------------------------------
 @dataclass
 class Village:
+    """A village's profile."""
     code: str
     name: str
     county: str
@@ -57,6 +58,7 @@ def read_village(data: dict[str, Any]) -> Village:
 # --- consultation with the linked judge ---------------------------------------------------
 @dataclass
 class Consultation:
+    """A question to the linked judge, and the answer."""
     doc_id: str
     case_id: str
     case_number: str
@@ -105,6 +107,7 @@ def read_consultation(doc_id: str, d: dict[str, Any]) -> Consultation:
 # --- legal-education content --------------------------------------------------------------
 @dataclass
 class ContentItem:
+    """An item of the county's legal education content."""
     doc_id: str
     title: str
     topic: str
@@ -145,6 +148,7 @@ def read_content(doc_id: str, d: dict[str, Any]) -> ContentItem:
 # --- screening (普法 session for villagers) -------------------------------------------------
 @dataclass
 class Screening:
+    """A screening of legal education content in the village."""
     doc_id: str
     date: str
     place: str
@@ -182,6 +186,7 @@ def read_screening(doc_id: str, d: dict[str, Any]) -> Screening:
 # --- risk warning --------------------------------------------------------------------------
 @dataclass
 class Warning:
+    """A county warning raised for a village."""
     doc_id: str
     village: str
     category: str

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from importlib import resources
+from pathlib import Path
 
 import aiosqlite
 
@@ -21,7 +21,8 @@ _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 def migrations() -> list[tuple[int, str]]:
     """All (version, sql) pairs shipped with this program, in order."""
     found: list[tuple[int, str]] = []
-    for entry in resources.files("store").joinpath("schema").iterdir():
+    # The files beside this module (importlib.resources costs every command ~5 ms more).
+    for entry in sorted((Path(__file__).parent / "schema").iterdir()):
         m = _NAME.match(entry.name)
         if m:
             found.append((int(m.group(1)), entry.read_text(encoding="utf-8")))

@@ -116,6 +116,7 @@ class Tokenizer:
 
 @dataclass
 class Redacted:
+    """Free text with personal data redacted, and its keyed tokens."""
     text: str
     tokens: set[str] = field(default_factory=set)
 
@@ -179,6 +180,7 @@ def search_terms(query: str, tok: Tokenizer) -> list[tuple[list[str], str | None
 
 @dataclass
 class Projection:
+    """A document's rows in the index (records, followups)."""
     row: dict[str, Any]
     followups: list[tuple[int, str, str | None, int | None]] = field(default_factory=list)
 

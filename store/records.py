@@ -257,6 +257,7 @@ def today() -> dt.date:
 
 @dataclass(frozen=True)
 class Party:
+    """A party to a case (personal data: stored sealed only)."""
     role: str
     name: str
     phone: str = ""

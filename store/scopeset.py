@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class ScopeSet:
+    """A set of scope patterns (village:KC/A, county:KC...)."""
     patterns: frozenset[str]
 
     @classmethod

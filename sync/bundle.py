@@ -104,6 +104,7 @@ class ExportResult:
     since: int
     upto: int
     dest_store: str
+    dest_node: str = ""  # at the relay: the node id of the village's node it is for
 
 
 @dataclass
@@ -265,25 +266,50 @@ def destination_identity(me: Identity, village: str | None = None) -> Identity:
     return Identity("*", "relay", me.county)
 
 
-async def destination_store(store: Store, me: Identity, dest: Identity) -> str:
-    """The store id of the destination, if we have met it (by sync or by bundle)."""
+async def village_nodes(store: Store, county: str, village: str) -> list[tuple[str, str]]:
+    """The village's nodes we have met (by sync or by bundle), the one met last first:
+    (node id, store id)."""
+    rows = await store.query(
+        "SELECT label, peer_id FROM peers WHERE label LIKE ? ORDER BY last_seen DESC",
+        (f"director:{county}/{village}:%",))
+    return [(str(label).rsplit(":", 1)[1], str(peer)) for label, peer in rows]
+
+
+async def destination_store(store: Store, me: Identity, dest: Identity,
+                            node: str | None = None) -> str:
+    """The store id of the destination, if we have met it (by sync or by bundle); for a
+    village, of its ``node`` if given (BundleError ``bundle_unknown_node`` naming the
+    nodes we know when we never met it), else of the node met last."""
     if dest.role == "relay":
         rows = await store.query("SELECT peer_id FROM peers WHERE label = 'relay' "
                                  "ORDER BY last_seen DESC LIMIT 1")
-    else:
-        rows = await store.query(
-            "SELECT peer_id FROM peers WHERE label LIKE ? ORDER BY last_seen DESC LIMIT 1",
-            (f"director:{dest.county}/{dest.village}:%",))
-    return str(rows[0][0]) if rows else ""
+        return str(rows[0][0]) if rows else ""
+    nodes = await village_nodes(store, dest.county, dest.village)
+    if node is None:
+        return nodes[0][1] if nodes else ""
+    for node_id, peer in nodes:
+        if node_id == node:
+            return peer
+    known = [node_id for node_id, _ in nodes]
+    raise BundleError(f"village {dest.village} has no node {node} that we met; known: "
+                      f"{', '.join(known) or 'none'}", code="bundle_unknown_node",
+                      node=node, village=dest.village, known=known)
 
 
 async def export_bundle(store: Store, signer: Signer, out: Path, *, village: str | None = None,
-                        blobs: BlobStore | None = None,
+                        node: str | None = None, blobs: BlobStore | None = None,
                         progress: Progress | None = None) -> ExportResult:
-    """Write a bundle for our relay (on a node) or for ``village`` (on the relay)."""
+    """Write a bundle for our relay (on a node) or for ``village`` (on the relay): for
+    the village's ``node`` (its node id) if given, else for the node of it met last."""
     me = signer.identity
     dest = destination_identity(me, village)
-    dest_store = await destination_store(store, me, dest)
+    if node is not None and dest.role == "relay":
+        raise BundleError("--node chooses a village's node: only the relay exports for one",
+                          code="bundle_node_not_relay")
+    dest_store = await destination_store(store, me, dest, node)
+    dest_node = "" if dest.role == "relay" or not dest_store else next(
+        (n for n, peer in await village_nodes(store, dest.county, dest.village)
+         if peer == dest_store), "")
     offer = offer_set(me, dest)
     peer = await store.peer(dest_store) if dest_store else {"sent_seq": 0, "received_seq": 0,
                                                              "scope_fp": ""}
@@ -339,7 +365,8 @@ async def export_bundle(store: Store, signer: Signer, out: Path, *, village: str
                             "chain": [signer.cert.public_bytes(Encoding.DER)]})
     # Last, after every document and media part is on the stick (each step awaited).
     await asyncio.to_thread(_write_file, out / MANIFEST, manifest)
-    return ExportResult(out, len(entries), total_bytes + len(manifest), since, upto, dest_store)
+    return ExportResult(out, len(entries), total_bytes + len(manifest), since, upto, dest_store,
+                        dest_node)
 
 
 def _peer_certs_dir(store: Store) -> Path:
@@ -651,7 +678,7 @@ async def import_bundle(store: Store, me: Identity, ca: x509.Certificate, path: 
                           code="bundle_not_for_us")
     if me.role != "relay" and (to.get("role") != "director"
                                or to.get("village") != me.village):
-        raise BundleError(f"this bundle is for village {to.get('village') or '-'}, not "
+        raise BundleError(f"this bundle is for {_destination_text(to)}, not for village "
                           f"{me.village}", code="bundle_not_for_us")
     accept = accept_set(me, exporter)
     perms = permissions(exporter)
@@ -761,6 +788,13 @@ async def import_bundle(store: Store, me: Identity, ca: x509.Certificate, path: 
         label = "relay" if exporter.role == "relay" else exporter.label
         await store.record_peer(from_store, label=label)
     return result
+
+
+def _destination_text(to: dict[str, Any]) -> str:
+    """Who a manifest's ``to`` names, in words: the county relay, or village X."""
+    if to.get("role") == "relay":
+        return f"the county relay of {to.get('county')}"
+    return f"village {to.get('village')}" if to.get("village") else "no destination"
 
 
 async def _regresses(store: Store, ca: x509.Certificate, e: DocEntryInfo,

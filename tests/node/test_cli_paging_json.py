@@ -67,3 +67,16 @@ def test_writes_answer_json(home: Path, capsys) -> None:
     assert closed["status"] == "closed" and len(closed["followups"]) == 3
     rc, out = run(home, capsys, "followup", "done", number, "1", "--json")
     assert json.loads(out)["month"] == 1
+
+
+def test_init_and_demo_answer_json(tmp_path: Path, capsys) -> None:
+    home = tmp_path / "n"
+    rc, out = run(home, capsys, "init", "--village", "BY", "--name", "白云村", "--json")
+    made = json.loads(out)
+    assert rc == 0 and (made["village"], made["village_name"], made["county"]) == \
+        ("BY", "白云村", "local")
+    assert made["home"] == str(home) and made["language"] == "zh" and made["node_id"]
+    rc, out = run(home, capsys, "demo", "--cases", "7", "--json")
+    assert rc == 0 and json.loads(out) == {"cases": 7, "added": 7, "home": str(home)}
+    rc, out = run(home, capsys, "demo", "--cases", "7", "--json")  # a node with cases
+    assert rc == 0 and json.loads(out) == {"cases": 7, "added": 0, "home": str(home)}

@@ -56,6 +56,23 @@ def test_case_commands_load_nothing_heavy(home: Path, argv: tuple[str, ...]) -> 
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
 
 
+# `case list` reads the index only: no document is opened, so not even the store's cipher
+# (cryptography), nor what only a write or the help needs.
+READ_ONLY_SKIPS = ("cryptography", "uuid", "platformdirs", "importlib.resources", "tempfile")
+
+
+def test_case_list_loads_no_cipher(home: Path) -> None:
+    result = _run(home, "case", "list")
+    assert result["rc"] == 0, result
+    loaded = {m for m in result["modules"] if m.split(".")[0] in READ_ONLY_SKIPS
+              or m in READ_ONLY_SKIPS}
+    assert not loaded, sorted(loaded)
+    # ...while a write seals its document (the probe sees cryptography when it is loaded)
+    added = _run(home, "case", "add", "--category", "land", "--title", "地界",
+                 "--party", "申请人:张三")
+    assert "cryptography.hazmat.primitives.ciphers.aead" in added["modules"]
+
+
 def test_relay_commands_still_load_what_they_need(home: Path, tmp_path: Path) -> None:
     """The probe can see a heavy import: the relay's init does load the relay's CA."""
     result = _run(home, "relay", "--relay-home", str(tmp_path / "r"), "init", "--county", "KC")

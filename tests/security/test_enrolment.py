@@ -143,3 +143,28 @@ async def test_offline_enrolment_file(county, sec, tmp_path: Path) -> None:
         assert res.ok, res.error
     finally:
         await node.close()
+
+
+async def test_provision_answers_json_in_one_document(county, tmp_path: Path, capsys) -> None:
+    """`provision --json` (issue 15): the enrolment and its first sync in one document."""
+    import json
+
+    from node.cli import main
+
+    for name, extra, synced in (("j1", (), True), ("j2", ("--no-sync",), False)):
+        path = tmp_path / f"{name}.enrol"
+        code = write_enrol_file(path, county.home.ca, "KC", "A", "director", county.sync_url)
+        capsys.readouterr()
+        rc = await asyncio.to_thread(main, ["--home", str(tmp_path / name), "provision",
+                                            "--file", str(path), "--code", pretty(code),
+                                            "--json", *extra])
+        out = capsys.readouterr().out
+        done = json.loads(out)  # the whole output is one JSON document
+        assert rc == 0
+        assert (done["village"], done["county"], done["role"]) == ("A", "KC", "director")
+        assert done["node_id"] == keys_of(Home(tmp_path / name)).identity().node_id
+        assert done["relay"] == county.sync_url and done["home"] == str(tmp_path / name)
+        if synced:
+            assert done["sync"]["ok"] is True and done["sync"]["peer"] == county.sync_url
+        else:
+            assert done["sync"] is None
