@@ -1,7 +1,7 @@
 """The search key is HKDF-SHA256 written with the standard library (so that opening a store
 loads no cryptography); it must stay the very key cryptography's HKDF derives, or every
-store's index would stop matching its tokens. The sealing cipher is made at first use; new document ids are uuid4 hex without the
-uuid module."""
+store's index would stop matching its tokens. The sealing cipher is made at first use;
+new document ids are uuid4 hex without the uuid module."""
 
 from __future__ import annotations
 
