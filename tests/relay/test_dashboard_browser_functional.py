@@ -153,6 +153,10 @@ async def judge_session(browser, base: str, consultation_id: str) -> None:
     await login(page, base, "judge")
     await page.click("nav a[href='/dashboard/inbox']")
     await page.wait_for_url("**/dashboard/inbox")
+    # The inbox is paged, oldest first: the judge picks the village in its filter.
+    await page.select_option("#inbox-filter select[name=village]", "BY")
+    await page.click("#inbox-filter button[type=submit]")
+    await page.wait_for_url("**/dashboard/inbox?village=BY")
     item = page.locator(f"li.consultation[data-doc='{consultation_id}']")
     assert QUESTION in (await item.text_content() or "")
     assert "白云村" in (await item.text_content() or "")
