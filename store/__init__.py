@@ -4,7 +4,7 @@ What the layers above may use is re-exported here.
 """
 
 from . import casedoc, kinds, records
-from .docs import Committed, DocMeta, FeedPage, Incoming, Store, pack_heads, unpack_heads
+from .docs import Store
 from .errors import (
     CorruptDoc,
     DocNotFound,
@@ -17,6 +17,7 @@ from .errors import (
 from .migrate import SCHEMA_VERSION
 from .scopeset import ScopeSet
 from .sealed import new_key
+from .types import Committed, DocMeta, FeedPage, Incoming, pack_heads, unpack_heads
 
 __all__ = [
     "Committed", "CorruptDoc", "DocMeta", "DocNotFound", "FeedPage", "Incoming",

@@ -33,13 +33,11 @@ same with its incremental chunks).
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import secrets
 import sqlite3
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterable, TypeVar
 
@@ -53,6 +51,17 @@ from .projection import Projection, Tokenizer, party_names, project, search_sql
 from .records import CASE, CONSULTATION, KINDS, check_scope
 from .scopeset import ScopeSet
 from .sealed import Sealer, search_key
+from .types import (
+    Committed,
+    DocMeta,
+    FeedPage,
+    Incoming,
+    Write,
+    load_document,
+    now_iso,
+    pack_heads,
+    unpack_heads,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -60,72 +69,9 @@ T = TypeVar("T")
 MAX_TAIL_CHUNKS = 32  # chunks before a document is saved whole again
 MIN_COMPACT_BYTES = 4096  # below this, a tail never triggers compaction by size
 CACHE_DOCS = 512  # loaded documents kept in memory (a case is a few KB)
-HEAD_BYTES = 32
 SQL_BATCH = 500  # ids per IN (...) list, well under SQLite's 32,766 parameters
 SYNC_LOG_KEEP = 1000  # sessions kept in sync_log
 REPROJECT_BATCH = 500  # records per transaction when the index is rebuilt on open
-
-
-def pack_heads(heads: Iterable[bytes]) -> bytes:
-    return b"".join(sorted(heads))
-
-
-def unpack_heads(blob: bytes) -> list[bytes]:
-    return [blob[i:i + HEAD_BYTES] for i in range(0, len(blob), HEAD_BYTES)]
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
-
-
-@dataclass(frozen=True)
-class DocMeta:
-    doc_id: str
-    kind: str
-    scope: str
-    heads: bytes  # packed, sorted
-    seq: int
-    updated_at: str
-    last_from: str | None = None
-
-
-@dataclass(frozen=True)
-class Incoming:
-    """A document as a peer (or a bundle) sent it: whole saved bytes, or change chunks
-    that apply on top of what we already hold."""
-
-    doc_id: str
-    kind: str
-    scope: str
-    data: bytes
-    heads: bytes = b""  # the sender's heads (packed), if it said
-
-
-@dataclass
-class _Write:
-    doc_id: str
-    kind: str
-    scope: str
-    doc: Document
-    old: tuple[bytes, int, int, int] | None  # stored heads, tail count/bytes, snapshot size
-    last_from: str | None
-
-
-@dataclass(frozen=True)
-class Committed:
-    """Told to subscribers after each commit."""
-
-    doc_ids: tuple[str, ...]
-    kinds: tuple[str, ...]
-    origin: str  # "local" or the peer id the data came from
-    seq: int
-
-
-@dataclass(frozen=True)
-class FeedPage:
-    entries: list[DocMeta]
-    upto: int  # every doc of the feed with seq <= upto that passes the filter is in entries
-    more: bool
 
 
 class Store:
@@ -249,7 +195,7 @@ class Store:
 
         return await self._write(lambda c: _bump(c, name))
 
-    async def _write_docs(self, c: aiosqlite.Connection, items: list[_Write]) -> list[DocMeta]:
+    async def _write_docs(self, c: aiosqlite.Connection, items: list[Write]) -> list[DocMeta]:
         """Persist documents and their projections with one statement per table.
 
         For a new document (``old`` None) the snapshot is its save(); for a known one the
@@ -258,7 +204,7 @@ class Store:
         if not items:
             return []
         first = await self._next_seqs(c, len(items))
-        now = _now()
+        now = now_iso()
         inserts, snapshots, tails, tail_updates, drop_tails = [], [], [], [], []
         records, followups, metas = [], [], []
         cases = {w.doc_id: w.doc for w in items if w.kind == CASE}
@@ -373,7 +319,7 @@ class Store:
                     raise StoreError(f"document {doc_id} already exists", doc_id=doc_id)
             doc = first if counter is None else fill(await _bump(c, counter))
             assert doc is not None
-            return (await self._write_docs(c, [_Write(doc_id, kind, scope, doc, None, None)]))[0]
+            return (await self._write_docs(c, [Write(doc_id, kind, scope, doc, None, None)]))[0]
 
         return await self._write(
             run, lambda meta: Committed((doc_id,), (kind,), "local", meta.seq))
@@ -396,7 +342,7 @@ class Store:
                 raise
             if sorted(doc.get_heads()) == sorted(before):
                 return meta, False
-            w = _Write(doc_id, meta.kind, meta.scope, doc, old, None)
+            w = Write(doc_id, meta.kind, meta.scope, doc, old, None)
             return (await self._write_docs(c, [w]))[0], True
 
         meta, _ = await self._write(
@@ -447,7 +393,7 @@ class Store:
 
     async def _load_docs(self, c: aiosqlite.Connection, doc_ids: list[str]) -> dict[str, Document]:
         """Load many documents with one query per SQL_BATCH ids."""
-        return {doc_id: _load(doc_id, chunks)
+        return {doc_id: load_document(doc_id, chunks)
                 for doc_id, chunks in (await self._read_parts(c, doc_ids)).items()}
 
     @translated
@@ -455,7 +401,7 @@ class Store:
         """Whole documents as Automerge save() bytes. A document without a tail is its
         stored snapshot as is (no Automerge work); one with a tail is loaded and saved
         again, which is smaller than snapshot + tail."""
-        return {doc_id: chunks[0] if len(chunks) == 1 else _load(doc_id, chunks).save()
+        return {doc_id: chunks[0] if len(chunks) == 1 else load_document(doc_id, chunks).save()
                 for doc_id, chunks in (await self._read_parts(self._r, doc_ids)).items()}
 
     async def _load_for_write(self, c: aiosqlite.Connection, doc_id: str
@@ -482,7 +428,7 @@ class Store:
         chunks = (await self._read_parts(c, [doc_id])).get(doc_id)
         if not chunks:
             raise DocNotFound(f"no record {doc_id}", doc_id=doc_id)
-        return _load(doc_id, chunks)
+        return load_document(doc_id, chunks)
 
     # --- merging what peers send -----------------------------------------------------
     async def merge(self, incoming: list[Incoming], *, origin: str,
@@ -498,7 +444,7 @@ class Store:
 
         async def run(c: aiosqlite.Connection) -> list[DocMeta]:
             have = await self._load_many_for_write(c, [inc.doc_id for inc in incoming])
-            writes: list[_Write] = []
+            writes: list[Write] = []
             seen: set[str] = set()
             for inc in incoming:
                 if inc.kind not in KINDS:
@@ -539,7 +485,7 @@ class Store:
                     new_heads = their_heads
                 # The sender holds exactly these heads: no need to offer the doc back to it.
                 last_from = origin if new_heads == their_heads else None
-                writes.append(_Write(inc.doc_id, inc.kind, inc.scope, merged, old, last_from))
+                writes.append(Write(inc.doc_id, inc.kind, inc.scope, merged, old, last_from))
             changed.extend(await self._write_docs(c, writes))
             if checkpoint is not None:
                 peer_id, received_seq, scope_fp = checkpoint
@@ -684,7 +630,7 @@ class Store:
                 await c.execute("UPDATE peers SET label = ? WHERE peer_id = ?", (label, peer_id))
             if seen:
                 await c.execute("UPDATE peers SET last_seen = ? WHERE peer_id = ?",
-                                (_now(), peer_id))
+                                (now_iso(), peer_id))
 
         await self._write(run)
 
@@ -797,13 +743,6 @@ class Store:
         return problems
 
 
-def _load(doc_id: str, chunks: list[bytes]) -> Document:
-    try:
-        return Document.load(b"".join(chunks))
-    except Exception as exc:  # Automerge raises its own types for bad bytes
-        raise CorruptDoc(f"record {doc_id} does not load: {exc}", doc_id=doc_id) from exc
-
-
 async def _bump(c: aiosqlite.Connection, name: str) -> int:
     async with c.execute(
         "INSERT INTO counters(name, value) VALUES(?, 1) "
@@ -824,7 +763,7 @@ async def _advance_received(c: aiosqlite.Connection, peer_id: str, received_seq:
     await c.execute(
         "UPDATE peers SET received_seq = CASE WHEN scope_fp = ? THEN max(received_seq, ?) "
         "ELSE ? END, scope_fp = ?, last_seen = ? WHERE peer_id = ?",
-        (scope_fp, received_seq, received_seq, scope_fp, _now(), peer_id))
+        (scope_fp, received_seq, received_seq, scope_fp, now_iso(), peer_id))
 
 
 async def _ensure_store_id(c: aiosqlite.Connection) -> str:
@@ -835,7 +774,7 @@ async def _ensure_store_id(c: aiosqlite.Connection) -> str:
     store_id = secrets.token_hex(16)
     await c.execute("BEGIN IMMEDIATE")
     await c.execute("INSERT OR IGNORE INTO meta(key, value) VALUES('store_id', ?)", (store_id,))
-    await c.execute("INSERT OR IGNORE INTO meta(key, value) VALUES('created_at', ?)", (_now(),))
+    await c.execute("INSERT OR IGNORE INTO meta(key, value) VALUES('created_at', ?)", (now_iso(),))
     await c.execute("COMMIT")
     async with c.execute("SELECT value FROM meta WHERE key = 'store_id'") as cur:
         row = await cur.fetchone()
