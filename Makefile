@@ -38,6 +38,7 @@ demo: $(STAMP)
 
 test: $(STAMP) system-deps
 	$(BIN)/ruff check store sync node tui relay tests bench
+	$(BIN)/mypy store sync
 	$(BIN)/pytest
 
 # Hypothesis looking for new examples (tests/conftest.py, the "soak" profile): randomized,
@@ -48,6 +49,7 @@ soak: $(STAMP) system-deps
 
 lint: $(STAMP)
 	$(BIN)/ruff check store sync node tui relay tests bench
+	$(BIN)/mypy store sync
 
 clean:
 	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache .ruff_cache

@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import random
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -355,9 +354,9 @@ async def build_county(home: RelayHome, vocab: ModuleType, *, villages: int = 24
         await batch.flush()
         if run_warnings:
             await _warnings_history(store, county, today, spikes)
+        await _last_seen(store, county, codes, rng)
     finally:
         await store.close()
-    _last_seen(home, county, codes, rng)
     if users:
         accounts = AccountStore(home.path / "accounts.db")
         for name, role, display, password in DEMO_USERS:
@@ -445,39 +444,30 @@ async def _warnings_history(store: Store, county: str, today: dt.date,
         report = await wp.run(today=week_start(today) - dt.timedelta(weeks=weeks_ago - 1,
                                                                      days=1))
         for sig in report.signals:
-            rows = await store.query(
-                "SELECT doc_id FROM records WHERE kind = 'warning' AND status = 'open' "
-                "AND village = ? AND category = ?", (sig.village, sig.category))
-            for (doc_id,) in rows:
+            for doc_id in await store.views.warnings(status="open", village=sig.village,
+                                                     category=sig.category):
                 await store.edit(doc_id, lambda d: act_on_warning(
                     d, status=ACKNOWLEDGED, note="已转网格员上门走访，情况已掌握。",
                     by="县法院预警中心 刘科长"))
     await wp.run(today=today)
 
 
-def _last_seen(home: RelayHome, county: str, codes: list[str], rng: random.Random) -> None:
+async def _last_seen(store: Store, county: str, codes: list[str], rng: random.Random) -> None:
     """Pretend each village's node synced at some point: most within the last hours, a few
-    days ago (stale), one never. Written straight into the relay's peers table, as the
-    sync driver does when a node connects (the demo has no real nodes)."""
+    days ago (stale), one never. Recorded in the relay's peers table, as the sync driver
+    does when a node connects (the demo has no real nodes)."""
     now = dt.datetime.now(dt.timezone.utc)
-    db = sqlite3.connect(home.store_file, timeout=10, isolation_level=None)
-    try:
-        db.execute("BEGIN IMMEDIATE")
-        for i, code in enumerate(codes):
-            if i == len(codes) - 1 and len(codes) > 3:
-                continue  # never synced
-            if i % 7 == 6:
-                ago = dt.timedelta(days=rng.randint(4, 20), hours=rng.randint(0, 23))
-            else:
-                ago = dt.timedelta(minutes=rng.randint(2, 60 * 30))
-            node_id = f"{rng.getrandbits(64):016x}"
-            db.execute("INSERT OR REPLACE INTO peers(peer_id, received_seq, sent_seq, "
-                       "scope_fp, last_seen, label) VALUES(?, 0, 0, '', ?, ?)",
-                       (f"demo-{county}-{code}", (now - ago).isoformat(timespec="milliseconds"),
-                        f"director:{county}/{code}:{node_id}"))
-        db.execute("COMMIT")
-    finally:
-        db.close()
+    for i, code in enumerate(codes):
+        if i == len(codes) - 1 and len(codes) > 3:
+            continue  # never synced
+        if i % 7 == 6:
+            ago = dt.timedelta(days=rng.randint(4, 20), hours=rng.randint(0, 23))
+        else:
+            ago = dt.timedelta(minutes=rng.randint(2, 60 * 30))
+        node_id = f"{rng.getrandbits(64):016x}"
+        await store.record_peer(f"demo-{county}-{code}",
+                                label=f"director:{county}/{code}:{node_id}",
+                                seen_at=(now - ago).isoformat(timespec="milliseconds"))
 
 
 def describe(demo: DemoCounty) -> dict[str, Any]:

@@ -62,6 +62,7 @@ from .types import (
     pack_heads,
     unpack_heads,
 )
+from .views import Views
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -92,6 +93,7 @@ class Store:
         self._actor = uuid.uuid4().bytes
         self._cache: OrderedDict[str, tuple[bytes, Document]] = OrderedDict()
         self._listeners: list[Callable[[Committed], None]] = []
+        self.views = Views(self.query, self._tok)
 
     # --- life cycle ------------------------------------------------------------------
     @classmethod
@@ -551,7 +553,7 @@ class Store:
         sql += " ORDER BY seq LIMIT ?"
         args.append(limit + 1)
         async with self._r.execute(sql, args) as cur:
-            rows = await cur.fetchall()
+            rows = list(await cur.fetchall())
         more = len(rows) > limit
         rows = rows[:limit]
         entries = [DocMeta(*r) for r in rows]
@@ -588,9 +590,11 @@ class Store:
 
     @translated
     async def query(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
-        """Read-only query on the projection tables (for node services and the relay)."""
+        """Read-only SQL on this store. Only store/ and the relay's dashboard queries module
+        (relay/dashboard/queries.py) call it (tests/test_layering.py); everyone else uses
+        the named queries of ``views``."""
         async with self._r.execute(sql, tuple(params)) as cur:
-            return list(await cur.fetchall())
+            return [tuple(r) for r in await cur.fetchall()]
 
     # --- peers -------------------------------------------------------------------------
     @translated
@@ -611,11 +615,28 @@ class Store:
         rows = await self.query("SELECT peer_id FROM peers ORDER BY last_seen DESC")
         return [await self.peer(r[0]) for r in rows]
 
+    @translated
+    async def last_peer(self, *, label: str | None = None,
+                        label_prefix: str | None = None) -> dict[str, Any] | None:
+        """The peer most recently seen under ``label`` (or a label that starts with
+        ``label_prefix``), with its checkpoints as ``peer`` gives them; None if none."""
+        if label is not None:
+            sql, arg = "label = ?", label
+        elif label_prefix is not None:
+            sql, arg = "substr(label, 1, ?) = ?", label_prefix
+        else:
+            raise ValueError("give label or label_prefix")
+        params: tuple[Any, ...] = (arg,) if label is not None else (len(arg), arg)
+        rows = await self.query(f"SELECT peer_id FROM peers WHERE {sql} "
+                                "ORDER BY last_seen DESC LIMIT 1", params)
+        return await self.peer(str(rows[0][0])) if rows else None
+
     async def record_peer(self, peer_id: str, *, sent_seq: int | None = None,
                           label: str | None = None, seen: bool = True,
-                          scope_fp: str | None = None) -> None:
-        """Note a peer's acknowledgement of our feed, its label, last seen; a changed scope
-        fingerprint resets both checkpoints (what it may read or send changed)."""
+                          scope_fp: str | None = None, seen_at: str | None = None) -> None:
+        """Note a peer's acknowledgement of our feed, its label, last seen (now, or
+        ``seen_at``); a changed scope fingerprint resets both checkpoints (what it may read
+        or send changed)."""
 
         async def run(c: aiosqlite.Connection) -> None:
             await c.execute("INSERT OR IGNORE INTO peers(peer_id) VALUES(?)", (peer_id,))
@@ -630,7 +651,7 @@ class Store:
                 await c.execute("UPDATE peers SET label = ? WHERE peer_id = ?", (label, peer_id))
             if seen:
                 await c.execute("UPDATE peers SET last_seen = ? WHERE peer_id = ?",
-                                (now_iso(), peer_id))
+                                (seen_at or now_iso(), peer_id))
 
         await self._write(run)
 

@@ -45,7 +45,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from store import Incoming, Store, StoreError
+from store import DocumentStore, Incoming, StoreError
 from store.amdoc import read as amdoc_read
 from store.blobs import BlobStore
 from store.files import private_dir, write_private
@@ -265,19 +265,17 @@ def destination_identity(me: Identity, village: str | None = None) -> Identity:
     return Identity("*", "relay", me.county)
 
 
-async def destination_store(store: Store, me: Identity, dest: Identity) -> str:
+async def destination_store(store: DocumentStore, me: Identity, dest: Identity) -> str:
     """The store id of the destination, if we have met it (by sync or by bundle)."""
     if dest.role == "relay":
-        rows = await store.query("SELECT peer_id FROM peers WHERE label = 'relay' "
-                                 "ORDER BY last_seen DESC LIMIT 1")
+        last = await store.last_peer(label="relay")
     else:
-        rows = await store.query(
-            "SELECT peer_id FROM peers WHERE label LIKE ? ORDER BY last_seen DESC LIMIT 1",
-            (f"director:{dest.county}/{dest.village}:%",))
-    return str(rows[0][0]) if rows else ""
+        last = await store.last_peer(label_prefix=f"director:{dest.county}/{dest.village}:")
+    return str(last["peer_id"]) if last else ""
 
 
-async def export_bundle(store: Store, signer: Signer, out: Path, *, village: str | None = None,
+async def export_bundle(store: DocumentStore, signer: Signer, out: Path, *,
+                        village: str | None = None,
                         blobs: BlobStore | None = None,
                         progress: Progress | None = None) -> ExportResult:
     """Write a bundle for our relay (on a node) or for ``village`` (on the relay)."""
@@ -287,7 +285,7 @@ async def export_bundle(store: Store, signer: Signer, out: Path, *, village: str
     offer = offer_set(me, dest)
     peer = await store.peer(dest_store) if dest_store else {"sent_seq": 0, "received_seq": 0,
                                                              "scope_fp": ""}
-    since = int(peer["sent_seq"] or 0)
+    since = int(str(peer["sent_seq"] or 0))
     docs_dir = out / DOCS_DIR
     await asyncio.to_thread(_start_export, out, docs_dir)
     metas = []
@@ -325,7 +323,7 @@ async def export_bundle(store: Store, signer: Signer, out: Path, *, village: str
     receipt = None
     if dest_store:
         receipt = {"store": store.store_id, "of_store": dest_store,
-                   "have_seq": int(peer["received_seq"] or 0)}
+                   "have_seq": int(str(peer["received_seq"] or 0))}
     payload = cbor2.dumps({
         "format": FORMAT, "version": VERSION, "bundle_id": secrets.token_hex(16),
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -342,11 +340,11 @@ async def export_bundle(store: Store, signer: Signer, out: Path, *, village: str
     return ExportResult(out, len(entries), total_bytes + len(manifest), since, upto, dest_store)
 
 
-def _peer_certs_dir(store: Store) -> Path:
+def _peer_certs_dir(store: DocumentStore) -> Path:
     return store.path.parent / "bundle-peers"
 
 
-def remember_cert(store: Store, peer_store: str, der: bytes) -> None:
+def remember_cert(store: DocumentStore, peer_store: str, der: bytes) -> None:
     """Keep the certificate of a village node we met (its bundle imported, or a network
     session with it at the relay): the relay encrypts the bundles it writes for that
     village to it."""
@@ -358,12 +356,12 @@ def remember_cert(store: Store, peer_store: str, der: bytes) -> None:
         write_private(f, der)
 
 
-async def remember_cert_async(store: Store, peer_store: str, der: bytes) -> None:
+async def remember_cert_async(store: DocumentStore, peer_store: str, der: bytes) -> None:
     """``remember_cert`` in a worker thread (it writes a file)."""
     await asyncio.to_thread(remember_cert, store, peer_store, der)
 
 
-def _recipient_key(store: Store, signer: Signer, dest: Identity,
+def _recipient_key(store: DocumentStore, signer: Signer, dest: Identity,
                    dest_store: str) -> ed25519.Ed25519PublicKey:
     if dest.role == "relay":
         key = signer.ca.public_key()
@@ -380,7 +378,8 @@ def _recipient_key(store: Store, signer: Signer, dest: Identity,
     return key
 
 
-async def _export_media(store: Store, blobs: BlobStore | None, out: Path, content_ids: list[str],
+async def _export_media(store: DocumentStore, blobs: BlobStore | None, out: Path,
+                        content_ids: list[str],
                         progress: Progress | None) -> list[dict[str, Any]]:
     """Copy the complete blobs the exported content items name into media/, in parts."""
     media_dir = out / MEDIA_DIR
@@ -409,15 +408,13 @@ async def _export_media(store: Store, blobs: BlobStore | None, out: Path, conten
     return entries
 
 
-async def _import_media(store: Store, blobs: BlobStore, path: Path, entries: list[Any],
+async def _import_media(store: DocumentStore, blobs: BlobStore, path: Path, entries: list[Any],
                         result: "ImportResult",
                         progress: Progress | None) -> None:
     """Take blobs that a content item we accepted (or hold) names, block by block, each
     verified against the item's block hashes; a bad block is skipped (fetched later)."""
     named: dict[str, dict[str, Any]] = {}
-    rows = await store.query("SELECT doc_id FROM records WHERE kind = ? AND status = "
-                             "'published'", (CONTENT,))
-    for (doc_id,) in rows:
+    for doc_id, _scope in await store.views.content():
         for m in (await store.read(doc_id)).get("media") or []:
             if isinstance(m, dict) and isinstance(m.get("sha256"), str):
                 named.setdefault(m["sha256"], m)
@@ -570,7 +567,7 @@ def verify_manifest(m: _Manifest, ca: x509.Certificate, revoked: Any) -> Identit
 
 
 async def inspect_bundle(path: Path, *, ca: x509.Certificate | None = None,
-                         store: Store | None = None,
+                         store: DocumentStore | None = None,
                          progress: Progress | None = None) -> Inspection:
     """What is on the stick, what is complete, what is missing (never writes)."""
     try:
@@ -630,7 +627,7 @@ def _check_docs(path: Path, raws: list[Any]) -> tuple[str, list[DocEntryInfo]]:
 
 
 # --- importing ---------------------------------------------------------------------------
-async def import_bundle(store: Store, me: Identity, ca: x509.Certificate, path: Path, *,
+async def import_bundle(store: DocumentStore, me: Identity, ca: x509.Certificate, path: Path, *,
                         blobs: BlobStore | None = None,
                         decrypt_key: ed25519.Ed25519PrivateKey | None = None,
                         progress: Progress | None = None) -> ImportResult:
@@ -690,10 +687,11 @@ async def import_bundle(store: Store, me: Identity, ca: x509.Certificate, path: 
         chunk = wanted[start:start + FEED_PAGE]
         files = await asyncio.to_thread(
             _read_docs, path, [e for e in chunk if isinstance(e, DocEntryInfo)])
-        for e in chunk:
-            if isinstance(e, Refusal):
-                result.refused.append(e)
+        for item in chunk:
+            if isinstance(item, Refusal):
+                result.refused.append(item)
                 continue
+            e = item
             data = files[e.doc_id]
             if isinstance(data, Exception):
                 result.refused.append(Refusal(e.doc_id, "tampered", f"file {e.file}: {data}"))
@@ -763,7 +761,7 @@ async def import_bundle(store: Store, me: Identity, ca: x509.Certificate, path: 
     return result
 
 
-async def _regresses(store: Store, ca: x509.Certificate, e: DocEntryInfo,
+async def _regresses(store: DocumentStore, ca: x509.Certificate, e: DocEntryInfo,
                      data: bytes) -> str:
     """Versioned non-CRDT data never goes backwards: the revocation list's version and a
     content item's withdrawal, compared between what we hold and the merge result."""
