@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import AsyncIterator
+from typing import AsyncIterator, Iterator
 
 import pytest
 
 from store import DocumentStore, Store, new_key
+
+from .pgcluster import Cluster, start_cluster
 
 BACKENDS = ["sqlite"]
 
@@ -51,3 +53,11 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
 @pytest.fixture
 async def store(backend: Backend) -> DocumentStore:
     return await backend.open()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """One PostgreSQL server for the whole run (each test makes its own database)."""
+    cluster = start_cluster()
+    yield cluster
+    cluster.stop()
