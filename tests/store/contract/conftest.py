@@ -8,10 +8,12 @@ SQLite is a real file under tmp_path. PostgreSQL joins ``BACKENDS`` with store/p
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import AsyncIterator, Iterator
 
+import asyncpg
 import pytest
 
 from store import DocumentStore, Store, new_key
@@ -61,3 +63,16 @@ def pg_cluster() -> Iterator[Cluster]:
     cluster = start_cluster()
     yield cluster
     cluster.stop()
+
+
+@pytest.fixture
+async def pg_dsn(pg_cluster: Cluster) -> AsyncIterator[str]:
+    """A fresh, empty database on the tests' server; dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex}"
+    admin = await asyncpg.connect(pg_cluster.dsn())
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield pg_cluster.dsn(name)
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
