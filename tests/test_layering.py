@@ -270,3 +270,36 @@ def test_the_sql_checker_catches_every_form(tmp_path: Path) -> None:
         "relay/c.py:2 runs SQL on app[keys.STORE]",
         "sync/b.py:1 imports aiosqlite", "sync/b.py:2 imports sqlite3.connect",
     ], found
+
+
+# sync/ speaks the storage protocol only: never a backend (the SQLite Store, its database
+# helpers, its migrations, the PostgreSQL backend). A backend is chosen where a program
+# starts (node, relay), and sync runs on whichever it is given.
+BACKENDS = frozenset({"store.docs", "store.db", "store.migrate", "store.views", "store.pg"})
+
+
+def backend_imports(package: str, root: Path = ROOT) -> list[str]:
+    out: list[str] = []
+    for path in sorted((root / package).rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        for line, target in imported_names(path, root):
+            real = canonical(target, root)
+            if covered(real, BACKENDS):
+                out.append(f"{rel}:{line} imports {target}"
+                           + (f" (= {real})" if real != target else ""))
+    return out
+
+
+def test_sync_uses_no_storage_backend() -> None:
+    assert backend_imports("sync") == []
+
+
+def test_the_backend_checker(tmp_path: Path) -> None:
+    make_tree(tmp_path, {
+        "store/__init__.py": "from .docs import Store\nfrom .protocol import DocumentStore\n",
+        "sync/a.py": ("from store import Store\nfrom store import DocumentStore\n"
+                      "from store.pg.migrate import migrate\nimport store.db\n"),
+    })
+    assert backend_imports("sync", tmp_path) == [
+        "sync/a.py:1 imports store.Store (= store.docs.Store)",
+        "sync/a.py:3 imports store.pg.migrate.migrate", "sync/a.py:4 imports store.db"]
