@@ -27,12 +27,18 @@ system-deps:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
 	    apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
 	  else echo "chromium or fonts-wqy-microhei is missing: sudo apt-get install chromium fonts-wqy-microhei"; fi; }
+	@# The PostgreSQL backend's contract tests start a throw-away server (initdb, pg_ctl).
+	@{ command -v pg_config >/dev/null 2>&1 && [ -x "$$(pg_config --bindir)/pg_ctl" ]; } || \
+	  ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; \
+	  else echo "postgresql is missing: sudo apt-get install postgresql"; fi; }
 
 demo: $(STAMP)
 	$(BIN)/villagecourt --home $(DEMO_HOME) demo --open
 
 test: $(STAMP) system-deps
 	$(BIN)/ruff check store sync node tui relay tests bench
+	$(BIN)/mypy store sync
 	$(BIN)/pytest
 
 # Hypothesis looking for new examples (tests/conftest.py, the "soak" profile): randomized,
@@ -43,6 +49,7 @@ soak: $(STAMP) system-deps
 
 lint: $(STAMP)
 	$(BIN)/ruff check store sync node tui relay tests bench
+	$(BIN)/mypy store sync
 
 clean:
 	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache .ruff_cache

@@ -12,7 +12,8 @@ from typing import Any
 
 from store import DocNotFound, Store, ValidationError, casedoc, records
 from store.casedoc import Case
-from store.records import CASE, CONSULTATION, Party
+from store.records import CASE, Party
+from store.views import CaseFilter
 
 from .config import NodeConfig
 
@@ -47,9 +48,6 @@ class TimelineEntry:
     text: str
     detail: dict[str, Any]
 
-
-_ROW_COLS = ("doc_id, number, title, category, status, village, created_at, updated_at, "
-             "closed_at, outcome")
 
 
 def _row(r: tuple[Any, ...]) -> CaseRow:
@@ -92,13 +90,10 @@ class CaseService:
 
     async def resolve(self, ref: str) -> str:
         """Doc id of a case given its doc id or its case number (case-insensitive)."""
-        rows = await self._store.query(
-            "SELECT doc_id FROM records WHERE kind = ? AND (doc_id = ? OR upper(number) = ?)",
-            (CASE, ref, ref.upper()),
-        )
-        if not rows:
+        found = await self._store.views.find_case(ref)
+        if found is None:
             raise DocNotFound(f"no case {ref}", ref=ref)
-        return str(rows[0][0])
+        return found
 
     async def get(self, ref: str) -> Case:
         doc_id = await self.resolve(ref)
@@ -137,25 +132,12 @@ class CaseService:
             doc, month, done=done, outcome=outcome, satisfaction=satisfaction, by=self._by))
 
     def _filters(self, query: str, category: str | None, status: str | None,
-                 open_only: bool) -> tuple[str, list[Any]]:
-        where = ["kind = ?"]
-        args: list[Any] = [CASE]
+                 open_only: bool) -> CaseFilter:
         if category:
             records.check_category(category)
-            where.append("category = ?")
-            args.append(category)
         if status:
             records.check_status(status)
-            where.append("status = ?")
-            args.append(status)
-        if open_only:
-            where.append("status != 'closed'")
-        # Every word: a substring of the text without personal data (works for Chinese
-        # without a word segmenter), or a phone, ID number or party name by its token.
-        terms, term_args = self._store.search_where(query)
-        where += terms
-        args += term_args
-        return " AND ".join(where), args
+        return CaseFilter(query, category, status, open_only=open_only)
 
     async def search(self, query: str = "", *, category: str | None = None,
                      status: str | None = None, open_only: bool = False, limit: int = 50,
@@ -163,19 +145,14 @@ class CaseService:
         """Cases matching every word of ``query`` (case number, title, description,
         sessions, agreement; a party's full name, surname, phone, its last 4 digits or ID
         number), newest activity first."""
-        where, args = self._filters(query, category, status, open_only)
-        rows = await self._store.query(
-            f"SELECT {_ROW_COLS} FROM records WHERE {where} "
-            "ORDER BY updated_at DESC, doc_id LIMIT ? OFFSET ?",
-            (*args, max(1, min(limit, MAX_PAGE)), max(0, offset)),
-        )
+        rows = await self._store.views.cases(self._filters(query, category, status, open_only),
+                                             limit=max(1, min(limit, MAX_PAGE)), offset=offset)
         return [_row(r) for r in rows]
 
     async def count(self, query: str = "", *, category: str | None = None,
                     status: str | None = None, open_only: bool = False) -> int:
-        where, args = self._filters(query, category, status, open_only)
-        rows = await self._store.query(f"SELECT count(*) FROM records WHERE {where}", args)
-        return int(rows[0][0])
+        return await self._store.views.case_count(
+            self._filters(query, category, status, open_only))
 
     async def timeline(self, ref: str) -> list[TimelineEntry]:
         """Everything that happened to a case, oldest first."""
@@ -195,11 +172,10 @@ class CaseService:
                 out.append(TimelineEntry(f.done, "followup", f.outcome, f.__dict__))
             else:
                 out.append(TimelineEntry(f.due, "followup_due", "", f.__dict__))
-        consults = await self._store.query(
-            "SELECT doc_id FROM records WHERE kind = ? AND parent = ?", (CONSULTATION, case.doc_id))
+        consults = await self._store.views.consultations(parent=case.doc_id)
         from store.kinds import read_consultation
 
-        for (cid,) in consults:
+        for cid in consults:
             c = read_consultation(cid, await self._store.read(cid))
             out.append(TimelineEntry(c.asked_at, "consultation", c.question, {"id": cid}))
             if c.answer:

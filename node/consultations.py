@@ -41,24 +41,13 @@ class ConsultationService:
 
     async def list(self, *, status: str | None = None, case_ref: str | None = None,
                    limit: int = 100) -> list[Consultation]:
-        where, args = ["kind = ?"], [CONSULTATION]
-        if status:
-            where.append("status = ?")
-            args.append(status)
-        if case_ref:
-            where.append("parent = ?")
-            args.append(await self._cases.resolve(case_ref))
-        rows = await self._store.query(
-            f"SELECT doc_id FROM records WHERE {' AND '.join(where)} "
-            "ORDER BY coalesce(closed_at, created_at) DESC LIMIT ?", (*args, limit))
-        return [await self.get(r[0]) for r in rows]
+        parent = await self._cases.resolve(case_ref) if case_ref else None
+        ids = await self._store.views.consultations(status=status, parent=parent, limit=limit)
+        return [await self.get(i) for i in ids]
 
     async def newly_answered(self, *, since: str = "", limit: int = 20) -> list[Consultation]:
         """Answers that arrived, newest first (for the home screen)."""
-        rows = await self._store.query(
-            "SELECT doc_id FROM records WHERE kind = ? AND status = 'answered' "
-            "AND coalesce(closed_at, '') > ? ORDER BY closed_at DESC LIMIT ?",
-            (CONSULTATION, since, limit))
-        return [await self.get(r[0]) for r in rows]
+        ids = await self._store.views.answered_since(since, limit=limit)
+        return [await self.get(i) for i in ids]
 
 

@@ -108,7 +108,7 @@ async def check_relay(node: Node) -> list[Check]:
 
 async def check_store(node: Node, progress: Callable[[int, int], None] | None) -> Check:
     problems = await node.store.check(progress=progress)
-    (count,), = await node.store.query("SELECT count(*) FROM docs")
+    count = await node.store.views.doc_count()
     if problems:
         return Check("store", FAIL, f"数据库发现 {len(problems)} 个问题：{problems[0]}。请先备份"
                      "节点目录，再联系技术员。",

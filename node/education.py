@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from store import Store, kinds
 from store.kinds import ContentItem, Screening
-from store.records import CONTENT, SCREENING
+from store.records import SCREENING
 
 from .config import NodeConfig
 
@@ -17,23 +17,12 @@ class EducationService:
 
     async def search(self, query: str = "", *, topic: str | None = None,
                      limit: int = 100) -> list[ContentItem]:
-        where, args = ["kind = ?", "status = 'published'"], [CONTENT]
-        if topic:
-            where.append("category = ?")
-            args.append(topic)
-        for term in query.lower().split():
-            where.append("instr(search, ?) > 0")
-            args.append(term)
-        rows = await self._store.query(
-            f"SELECT doc_id FROM records WHERE {' AND '.join(where)} "
-            "ORDER BY created_at DESC LIMIT ?", (*args, limit))
+        rows = await self._store.views.content(topic=topic, words=query.lower().split(),
+                                               limit=limit)
         return [kinds.read_content(r[0], await self._store.read(r[0])) for r in rows]
 
     async def topics(self) -> list[tuple[str, int]]:
-        rows = await self._store.query(
-            "SELECT category, count(*) FROM records WHERE kind = ? AND status = 'published' "
-            "GROUP BY 1 ORDER BY 2 DESC", (CONTENT,))
-        return [(str(t), int(n)) for t, n in rows]
+        return await self._store.views.content_topics()
 
     async def get(self, doc_id: str) -> ContentItem:
         return kinds.read_content(doc_id, await self._store.read(doc_id))
@@ -48,7 +37,5 @@ class EducationService:
         return kinds.read_screening(meta.doc_id, await self._store.read(meta.doc_id))
 
     async def screenings(self, *, limit: int = 100) -> list[Screening]:
-        rows = await self._store.query(
-            "SELECT doc_id FROM records WHERE kind = ? ORDER BY created_at DESC LIMIT ?",
-            (SCREENING, limit))
-        return [kinds.read_screening(r[0], await self._store.read(r[0])) for r in rows]
+        ids = await self._store.views.screenings(limit=limit)
+        return [kinds.read_screening(i, await self._store.read(i)) for i in ids]

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from store import Store
-from store.records import CASE
 
 DUE_SOON_DAYS = 7  # "due" lists visits due within a week, like a director's weekly plan
 
@@ -40,12 +39,7 @@ class FollowupService:
         overdue first."""
         day = on or dt.date.today()
         horizon = (day + dt.timedelta(days=within_days)).isoformat()
-        rows = await self._store.query(
-            "SELECT f.doc_id, r.number, r.title, f.month, f.due_date FROM followups f "
-            "JOIN records r ON r.doc_id = f.doc_id WHERE r.kind = ? AND f.done_date IS NULL "
-            "AND f.due_date <= ? ORDER BY f.due_date, r.number LIMIT ?",
-            (CASE, horizon, limit),
-        )
+        rows = await self._store.views.due_visits(horizon, limit=limit)
         return [
             DueVisit(doc_id, number or "", title or "", month, due,
                      (day - dt.date.fromisoformat(due)).days)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from store import Committed, ScopeSet, Store, StoreError, kinds
-from store.records import CONTENT, VILLAGE, WARNING
+from store.records import CONTENT, VILLAGE
 
 from .cases import CaseService
 from .config import DEFAULT_LANGUAGE, Home, NodeConfig
@@ -89,9 +89,7 @@ class Node:
         await self.close()
 
     async def _ensure_village_profile(self) -> None:
-        rows = await self.store.query(
-            "SELECT 1 FROM records WHERE kind = ? AND village = ?", (VILLAGE, self.config.village))
-        if not rows:
+        if not await self.store.views.village_profile_exists(self.config.village):
             c = self.config
             doc_id = f"village-{c.county}-{c.village}"
             try:
@@ -104,8 +102,7 @@ class Node:
             except StoreError:
                 # Another program of this node (the daemon, a command) opened the new store
                 # at the same moment and made the profile first: that is all we wanted.
-                if not await self.store.query("SELECT 1 FROM docs WHERE doc_id = ?",
-                                              (doc_id,)):
+                if not await self.store.views.doc_exists(doc_id):
                     raise
 
     def subscribe(self, listener: Callable[[Committed], None]) -> Callable[[], None]:
@@ -136,12 +133,8 @@ class Node:
         return await compute(self.store, on=on)
 
     async def warnings(self, *, open_only: bool = True, limit: int = 50) -> list[kinds.Warning]:
-        sql = "SELECT doc_id FROM records WHERE kind = ?"
-        if open_only:
-            sql += " AND status = 'open'"
-        rows = await self.store.query(sql + " ORDER BY created_at DESC LIMIT ?", (WARNING, limit))
-        return [kinds.read_warning(r[0], await self.store.read(r[0])) for r in rows]
+        ids = await self.store.views.warnings(status="open" if open_only else None, limit=limit)
+        return [kinds.read_warning(i, await self.store.read(i)) for i in ids]
 
     async def content_count(self) -> int:
-        rows = await self.store.query("SELECT count(*) FROM records WHERE kind = ?", (CONTENT,))
-        return int(rows[0][0])
+        return await self.store.views.count_kind(CONTENT)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from store import Store
-from store.records import AGREED, CASE, CATEGORIES, CLOSED, SCREENING, STATUSES
+from store.records import AGREED, CATEGORIES, CLOSED, STATUSES
 
 
 @dataclass
@@ -38,22 +38,13 @@ async def compute(store: Store, *, on: dt.date | None = None,
     day = (on or dt.date.today()).isoformat()
     by_cat = {c: 0 for c in CATEGORIES}
     by_status = {s: 0 for s in STATUSES}
-    for cat, status, n in await store.query(
-        "SELECT category, status, count(*) FROM records WHERE kind = ? GROUP BY 1, 2", (CASE,)
-    ):
+    for cat, status, n in await store.views.case_counts():
         by_cat[cat] = by_cat.get(cat, 0) + n
         by_status[status] = by_status.get(status, 0) + n
     total = sum(by_status.values())
-    (closed, agreed), = await store.query(
-        "SELECT count(*), coalesce(sum(outcome = ?), 0) FROM records "
-        "WHERE kind = ? AND status = ?", (AGREED, CASE, CLOSED))
-    (due, done, on_time, sat), = await store.query(
-        "SELECT count(*), count(done_date), "
-        "coalesce(sum(done_date IS NOT NULL AND julianday(done_date) - julianday(due_date) <= ?),"
-        " 0), avg(satisfaction) FROM followups WHERE due_date <= ?", (grace_days, day))
-    (screenings, attendance), = await store.query(
-        "SELECT count(*), coalesce(sum(CAST(number AS INTEGER)), 0) FROM records "
-        "WHERE kind = ?", (SCREENING,))
+    closed, agreed = await store.views.closed_and_agreed(closed=CLOSED, agreed=AGREED)
+    due, done, on_time, sat = await store.views.followup_figures(day, grace_days=grace_days)
+    screenings, attendance = await store.views.screening_figures()
     return Stats(
         total=total, by_category=by_cat, by_status=by_status, closed=closed, agreed=agreed,
         success_rate=(agreed / closed) if closed else None,

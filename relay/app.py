@@ -56,7 +56,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     app = request.app
-    (docs,), = await app[keys.STORE].query("SELECT count(*) FROM docs")
+    docs = await app[keys.STORE].views.doc_count()
     body = app[keys.METRICS].render({"docs": docs,
                                      "sessions_limit": app[keys.CONFIG].max_sessions})
     return web.Response(text=body, content_type="text/plain", charset="utf-8")

@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from store.records import CASE, CATEGORIES, STATUSES
+from store.records import CATEGORIES, STATUSES
+from store.views import CASE_ROW, CaseFilter
 
 from .messages import lang_of, t
 
@@ -59,14 +60,10 @@ async def _open(home: Any) -> Any:
     return await Store.open(home.store_file, key=home.store_key())
 
 
-def _filters(args: argparse.Namespace) -> tuple[str, list[Any]]:
-    where, values = ["kind = ?"], [CASE]
-    for col in ("village", "status", "category"):
-        value = getattr(args, col, None)
-        if value:
-            where.append(f"{col} = ?")
-            values.append(value)
-    return " AND ".join(where), values
+def _filters(args: argparse.Namespace) -> CaseFilter:
+    return CaseFilter(village=getattr(args, "village", None) or None,
+                      status=getattr(args, "status", None) or None,
+                      category=getattr(args, "category", None) or None)
 
 
 def cmd_case_list(args: argparse.Namespace) -> int:
@@ -76,21 +73,18 @@ def cmd_case_list(args: argparse.Namespace) -> int:
     async def run() -> int:
         store = await _open(home)
         try:
-            where, values = _filters(args)
-            total = int((await store.query(f"SELECT count(*) FROM records WHERE {where}",
-                                           tuple(values)))[0][0])
-            sql = (f"SELECT {', '.join(COLS)} FROM records WHERE {where} "
-                   "ORDER BY updated_at DESC, doc_id")
+            f = _filters(args)
+            total = await store.views.case_count(f)
             offset = 0
             if args.all:
-                rows = await store.query(sql, tuple(values))
+                rows = await store.views.cases(f)
             else:
                 offset = (args.page - 1) * args.limit
-                rows = await store.query(sql + " LIMIT ? OFFSET ?",
-                                         (*values, args.limit, offset))
+                rows = await store.views.cases(f, limit=args.limit, offset=offset)
         finally:
             await store.close()
-        found = [dict(zip(COLS, (x if x is not None else "" for x in r))) for r in rows]
+        at = [CASE_ROW.index(c) for c in COLS]
+        found = [{c: (r[i] if r[i] is not None else "") for c, i in zip(COLS, at)} for r in rows]
         if args.json:
             print(json.dumps({"total": total, "offset": offset, "cases": found},
                              ensure_ascii=False, indent=2))
@@ -123,13 +117,11 @@ def cmd_case_show(args: argparse.Namespace) -> int:
     async def run() -> int:
         store = await _open(home)
         try:
-            rows = await store.query("SELECT doc_id FROM records WHERE kind = ? AND "
-                                     "(doc_id = ? OR number = ?) LIMIT 1",
-                                     (CASE, args.ref, args.ref))
-            if not rows:
+            found = await store.views.find_case(args.ref, ignore_case=False)
+            if found is None:
                 print(f"villagecourt: {t(lang, 'not_found', ref=args.ref)}", file=sys.stderr)
                 return 1
-            case = Case.from_data(rows[0][0], await store.read(rows[0][0]))
+            case = Case.from_data(found, await store.read(found))
         finally:
             await store.close()
         roles = [p.role for p in case.parties]

@@ -66,10 +66,7 @@ async def add_item(store: Store, blobs: BlobStore, county: str, files: list[Path
 
 
 async def list_items(store: Store, *, include_withdrawn: bool = True) -> list[kinds.ContentItem]:
-    sql = "SELECT doc_id FROM records WHERE kind = ?"
-    if not include_withdrawn:
-        sql += " AND status = 'published'"
-    rows = await store.query(sql + " ORDER BY created_at DESC", (CONTENT,))
+    rows = await store.views.content(published_only=not include_withdrawn)
     return [kinds.read_content(r[0], await store.read(r[0])) for r in rows]
 
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import random
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -374,9 +373,9 @@ async def build_county(home: RelayHome, vocab: ModuleType, *, villages: int = 24
         await batch.flush()
         if run_warnings:
             await _warnings_history(store, county, today, spikes)
+        await _last_seen(store, county, seen, rng)
     finally:
         await store.close()
-    _last_seen(home, county, seen, rng)
     if users:
         accounts = AccountStore(home.path / "accounts.db")
         for name, role, display, password in DEMO_USERS:
@@ -471,10 +470,8 @@ async def _warnings_history(store: Store, county: str, today: dt.date,
         report = await wp.run(today=week_start(today) - dt.timedelta(weeks=weeks_ago - 1,
                                                                      days=1))
         for sig in report.signals:
-            rows = await store.query(
-                "SELECT doc_id FROM records WHERE kind = 'warning' AND status = 'open' "
-                "AND village = ? AND category = ?", (sig.village, sig.category))
-            for (doc_id,) in rows:
+            for doc_id in await store.views.warnings(status="open", village=sig.village,
+                                                     category=sig.category):
                 await store.edit(doc_id, lambda d: act_on_warning(
                     d, status=ACKNOWLEDGED, note="已转网格员上门走访，情况已掌握。",
                     by="县法院预警中心 刘科长"))
@@ -499,25 +496,17 @@ def _sync_times(codes: list[str], busy: set[str], now: dt.datetime,
     return out
 
 
-def _last_seen(home: RelayHome, county: str, seen: dict[str, dt.datetime | None],
-               rng: random.Random) -> None:
-    """Write each village's last sync (``_sync_times``) into the relay's peers table, as
-    the sync driver does when a node connects (the demo has no real nodes)."""
-    db = sqlite3.connect(home.store_file, timeout=10, isolation_level=None)
-    try:
-        db.execute("BEGIN IMMEDIATE")
-        for code, at in seen.items():
-            if at is None:
-                continue  # never synced
-            node_id = f"{rng.getrandbits(64):016x}"
-            db.execute("INSERT OR REPLACE INTO peers(peer_id, received_seq, sent_seq, "
-                       "scope_fp, last_seen, label) VALUES(?, 0, 0, '', ?, ?)",
-                       (f"demo-{county}-{code}",
-                        at.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds"),
-                        f"director:{county}/{code}:{node_id}"))
-        db.execute("COMMIT")
-    finally:
-        db.close()
+async def _last_seen(store: Store, county: str, seen: dict[str, dt.datetime | None],
+                     rng: random.Random) -> None:
+    """Write each village's last sync (``_sync_times``) into the relay's peers, as the
+    sync driver does when a node connects (the demo has no real nodes)."""
+    for code, at in seen.items():
+        if at is None:
+            continue  # never synced
+        node_id = f"{rng.getrandbits(64):016x}"
+        await store.record_peer(
+            f"demo-{county}-{code}", label=f"director:{county}/{code}:{node_id}",
+            seen_at=at.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds"))
 
 
 def describe(demo: DemoCounty) -> dict[str, Any]:

@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from store import Store
-from store.records import CASE, SHORT_ID_ALPHABET, SHORT_ID_LEN, village_scope
+from store.records import SHORT_ID_ALPHABET, SHORT_ID_LEN, village_scope
 from sync.enrolment import (
     LOOKUP_CHARS,
     EnrolError,
@@ -189,11 +189,8 @@ class TokenStore:
 
 async def taken_short_ids(store: Store, county: str, village: str) -> set[str]:
     """The short ids in the village's case numbers the relay holds (``BY-7QX-0001``)."""
-    rows = await store.query(
-        "SELECT DISTINCT number FROM records WHERE kind = ? AND scope = ?",
-        (CASE, village_scope(county, village)))
     out = set()
-    for (number,) in rows:
+    for number in await store.views.case_numbers(village_scope(county, village)):
         parts = str(number or "").split("-")
         if len(parts) >= 3 and parts[-2] in SHORT_ID_SPACE:
             out.add(parts[-2])

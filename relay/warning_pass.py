@@ -33,7 +33,7 @@ from typing import Any
 from automerge.core import ROOT, Document, ObjType, ScalarType
 
 from store import Store, ValidationError, amdoc, kinds, records
-from store.records import CASE, CATEGORIES, VILLAGE, WARNING
+from store.records import CATEGORIES, WARNING
 
 from .warnings import (
     COUNTY,
@@ -49,8 +49,8 @@ from .warnings import (
 
 log = logging.getLogger("relay.warnings")
 
-TZ = dt.timezone(dt.timedelta(hours=8))  # China Standard Time, no daylight saving
-SQL_TZ = "+8 hours"
+TZ_HOURS = 8
+TZ = dt.timezone(dt.timedelta(hours=TZ_HOURS))  # China Standard Time, no daylight saving
 OPEN, ACKNOWLEDGED, CLOSED = "open", "acknowledged", "closed"
 WARNING_STATUSES = (OPEN, ACKNOWLEDGED, CLOSED)
 RAISED_BY = "县级预警中心"  # who a warning document says raised it
@@ -70,11 +70,6 @@ def utc_bound(day: dt.date) -> str:
     """Midnight China time of ``day`` as the UTC ISO string case timestamps compare with."""
     local = dt.datetime(day.year, day.month, day.day, tzinfo=TZ)
     return local.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def sql_week(column: str) -> str:
-    """SQL for the Monday (China time) of an ISO timestamp column."""
-    return f"date({column}, '{SQL_TZ}', '-6 days', 'weekday 1')"
 
 
 @dataclass
@@ -103,11 +98,8 @@ class WarningPass:
                             ) -> dict[tuple[str, str], list[int]]:
         """Cases per (village, category) per week, ``weeks`` weeks from ``first_week``."""
         end = first_week + dt.timedelta(weeks=weeks)
-        rows = await self.store.query(
-            f"SELECT village, category, {sql_week('created_at')} AS wk, count(*) "
-            "FROM records WHERE kind = ? AND created_at >= ? AND created_at < ? "
-            "AND village IS NOT NULL GROUP BY village, category, wk",
-            (CASE, utc_bound(first_week), utc_bound(end)))
+        rows = await self.store.views.case_week_counts(utc_bound(first_week), utc_bound(end),
+                                                       tz_hours=TZ_HOURS)
         series: dict[tuple[str, str], list[int]] = {}
         for village, category, wk, n in rows:
             try:
@@ -122,10 +114,7 @@ class WarningPass:
         """Group flag and headcount of the cases registered since ``since`` (read from
         their documents: the projection does not hold them; only changed documents are
         loaded again)."""
-        rows = await self.store.query(
-            f"SELECT r.doc_id, r.village, r.category, {sql_week('r.created_at')}, d.seq "
-            "FROM records r JOIN docs d ON d.doc_id = r.doc_id "
-            "WHERE r.kind = ? AND r.created_at >= ?", (CASE, utc_bound(since)))
+        rows = await self.store.views.cases_since(utc_bound(since), tz_hours=TZ_HOURS)
         stale = [r[0] for r in rows if self._flags.get(r[0], (-1,))[0] != r[4]]
         if stale:
             saved = await self.store.saved_many(stale)
@@ -148,18 +137,13 @@ class WarningPass:
         return out
 
     async def village_names(self) -> dict[str, str]:
-        rows = await self.store.query(
-            "SELECT village, title FROM records WHERE kind = ? AND village IS NOT NULL",
-            (VILLAGE,))
-        return {v: t for v, t in rows if t}
+        return await self.store.views.village_titles()
 
     async def existing(self, today: dt.date) -> dict[tuple[str, str], list[dict[str, Any]]]:
         """Warnings per (village, category): open ones and those of the last weeks."""
-        rows = await self.store.query(
-            "SELECT doc_id FROM records WHERE kind = ? AND (status = ? OR created_at >= ?)",
-            (WARNING, OPEN, utc_bound(today - dt.timedelta(weeks=4))))
         out: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for (doc_id,) in rows:
+        for doc_id in await self.store.views.warnings_open_or_since(
+                utc_bound(today - dt.timedelta(weeks=4))):
             data = await self.store.read(doc_id)
             data["doc_id"] = doc_id
             out.setdefault((str(data.get("village", "")), str(data.get("category", ""))),

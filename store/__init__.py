@@ -4,7 +4,7 @@ What the layers above may use is re-exported here.
 """
 
 from . import casedoc, kinds, records
-from .docs import Committed, DocMeta, FeedPage, Incoming, Store, pack_heads, unpack_heads
+from .docs import Store
 from .errors import (
     CorruptDoc,
     DocNotFound,
@@ -15,12 +15,15 @@ from .errors import (
     ValidationError,
 )
 from .migrate import SCHEMA_VERSION
+from .protocol import BlobIndex, DocumentStore, Projections
 from .scopeset import ScopeSet
 from .sealed import new_key
+from .types import Committed, DocMeta, FeedPage, Incoming, pack_heads, unpack_heads
+from .views import CaseFilter
 
 __all__ = [
-    "Committed", "CorruptDoc", "DocMeta", "DocNotFound", "FeedPage", "Incoming",
-    "NewerSchema", "NotAStore", "SCHEMA_VERSION", "ScopeSet", "Store", "StoreError",
-    "StoreLocked", "ValidationError", "casedoc", "kinds", "new_key", "pack_heads", "records",
-    "unpack_heads",
+    "BlobIndex", "CaseFilter", "Committed", "CorruptDoc", "DocMeta", "DocNotFound",
+    "DocumentStore", "FeedPage", "Incoming", "NewerSchema", "NotAStore", "Projections",
+    "SCHEMA_VERSION", "ScopeSet", "Store", "StoreError", "StoreLocked", "ValidationError",
+    "casedoc", "kinds", "new_key", "pack_heads", "records", "unpack_heads",
 ]

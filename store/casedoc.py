@@ -186,7 +186,7 @@ class Case:
                 Correction(at=str(e.get("at", "")),
                            fields=[f for f in str(e.get("fields", "")).split(",") if f],
                            by=str(e.get("by", "")))
-                for e in (d.get("edits") if isinstance(d.get("edits"), list) else [])
+                for e in _items(d.get("edits"))
                 if isinstance(e, dict)
             ],
         )
@@ -456,3 +456,8 @@ def record_followup(doc: Document, month: int, *, done: str, outcome: str,
         amdoc.put(tx, fu, f"m{month}_outcome", outcome)
         amdoc.put(tx, fu, f"m{month}_satisfaction", satisfaction)
         amdoc.put(tx, fu, f"m{month}_by", by)
+
+
+def _items(value: Any) -> list[Any]:
+    """A list field as read, or no items if it is missing or not a list."""
+    return value if isinstance(value, list) else []

@@ -108,8 +108,8 @@ def translated(method: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Corou
             return await method(*args, **kwargs)
         except sqlite3.Error as exc:
             owner = args[0]
-            raise translate(exc, getattr(owner, "db_path", None) or getattr(owner, "path", "?")
-                            ) from exc
+            where = getattr(owner, "db_path", None) or getattr(owner, "path", None) or "?"
+            raise translate(exc, where) from exc
 
     return wrapper
 

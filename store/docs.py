@@ -33,12 +33,10 @@ same with its incremental chunks).
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import secrets
 import sqlite3
 from collections import OrderedDict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterable, TypeVar
 
@@ -52,6 +50,18 @@ from .projection import Projection, Tokenizer, party_names, project, search_sql
 from .records import CASE, CONSULTATION, KINDS, check_scope
 from .scopeset import ScopeSet
 from .sealed import Sealer, search_key
+from .types import (
+    Committed,
+    DocMeta,
+    FeedPage,
+    Incoming,
+    Write,
+    load_document,
+    now_iso,
+    pack_heads,
+    unpack_heads,
+)
+from .views import Views
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -59,18 +69,9 @@ T = TypeVar("T")
 MAX_TAIL_CHUNKS = 32  # chunks before a document is saved whole again
 MIN_COMPACT_BYTES = 4096  # below this, a tail never triggers compaction by size
 CACHE_DOCS = 512  # loaded documents kept in memory (a case is a few KB)
-HEAD_BYTES = 32
 SQL_BATCH = 500  # ids per IN (...) list, well under SQLite's 32,766 parameters
 SYNC_LOG_KEEP = 1000  # sessions kept in sync_log
 REPROJECT_BATCH = 500  # records per transaction when the index is rebuilt on open
-
-
-def pack_heads(heads: Iterable[bytes]) -> bytes:
-    return b"".join(sorted(heads))
-
-
-def unpack_heads(blob: bytes) -> list[bytes]:
-    return [blob[i:i + HEAD_BYTES] for i in range(0, len(blob), HEAD_BYTES)]
 
 
 def new_doc_id() -> str:
@@ -80,63 +81,6 @@ def new_doc_id() -> str:
     b[6] = (b[6] & 0x0F) | 0x40  # version 4
     b[8] = (b[8] & 0x3F) | 0x80  # RFC 4122 variant
     return b.hex()
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
-
-
-@dataclass(frozen=True)
-class DocMeta:
-    """A document's row: id, kind, scope, heads and feed seq."""
-    doc_id: str
-    kind: str
-    scope: str
-    heads: bytes  # packed, sorted
-    seq: int
-    updated_at: str
-    last_from: str | None = None
-
-
-@dataclass(frozen=True)
-class Incoming:
-    """A document as a peer (or a bundle) sent it: whole saved bytes, or change chunks
-    that apply on top of what we already hold."""
-
-    doc_id: str
-    kind: str
-    scope: str
-    data: bytes
-    heads: bytes = b""  # the sender's heads (packed), if it said
-
-
-@dataclass
-class _Write:
-    """A document about to be written in a transaction."""
-    doc_id: str
-    kind: str
-    scope: str
-    doc: Document
-    old: tuple[bytes, int, int, int] | None  # stored heads, tail count/bytes, snapshot size
-    last_from: str | None
-
-
-@dataclass(frozen=True)
-class Committed:
-    """Told to subscribers after each commit."""
-
-    doc_ids: tuple[str, ...]
-    kinds: tuple[str, ...]
-    origin: str  # "local" or the peer id the data came from
-    seq: int
-
-
-@dataclass(frozen=True)
-class FeedPage:
-    """A page of the change feed."""
-    entries: list[DocMeta]
-    upto: int  # every doc of the feed with seq <= upto that passes the filter is in entries
-    more: bool
 
 
 class Store:
@@ -157,6 +101,7 @@ class Store:
         self._actor = secrets.token_bytes(16)  # as random as uuid4, without importing uuid
         self._cache: OrderedDict[str, tuple[bytes, Document]] = OrderedDict()
         self._listeners: list[Callable[[Committed], None]] = []
+        self.views = Views(self.query, self._tok)
 
     # --- life cycle ------------------------------------------------------------------
     @classmethod
@@ -260,7 +205,7 @@ class Store:
 
         return await self._write(lambda c: _bump(c, name))
 
-    async def _write_docs(self, c: aiosqlite.Connection, items: list[_Write]) -> list[DocMeta]:
+    async def _write_docs(self, c: aiosqlite.Connection, items: list[Write]) -> list[DocMeta]:
         """Persist documents and their projections with one statement per table.
 
         For a new document (``old`` None) the snapshot is its save(); for a known one the
@@ -269,7 +214,7 @@ class Store:
         if not items:
             return []
         first = await self._next_seqs(c, len(items))
-        now = _now()
+        now = now_iso()
         inserts, snapshots, tails, tail_updates, drop_tails = [], [], [], [], []
         records, followups, metas = [], [], []
         cases = {w.doc_id: w.doc for w in items if w.kind == CASE}
@@ -384,7 +329,7 @@ class Store:
                     raise StoreError(f"document {doc_id} already exists", doc_id=doc_id)
             doc = first if counter is None else fill(await _bump(c, counter))
             assert doc is not None
-            return (await self._write_docs(c, [_Write(doc_id, kind, scope, doc, None, None)]))[0]
+            return (await self._write_docs(c, [Write(doc_id, kind, scope, doc, None, None)]))[0]
 
         return await self._write(
             run, lambda meta: Committed((doc_id,), (kind,), "local", meta.seq))
@@ -407,7 +352,7 @@ class Store:
                 raise
             if sorted(doc.get_heads()) == sorted(before):
                 return meta, False
-            w = _Write(doc_id, meta.kind, meta.scope, doc, old, None)
+            w = Write(doc_id, meta.kind, meta.scope, doc, old, None)
             return (await self._write_docs(c, [w]))[0], True
 
         meta, _ = await self._write(
@@ -458,7 +403,7 @@ class Store:
 
     async def _load_docs(self, c: aiosqlite.Connection, doc_ids: list[str]) -> dict[str, Document]:
         """Load many documents with one query per SQL_BATCH ids."""
-        return {doc_id: _load(doc_id, chunks)
+        return {doc_id: load_document(doc_id, chunks)
                 for doc_id, chunks in (await self._read_parts(c, doc_ids)).items()}
 
     @translated
@@ -466,7 +411,7 @@ class Store:
         """Whole documents as Automerge save() bytes. A document without a tail is its
         stored snapshot as is (no Automerge work); one with a tail is loaded and saved
         again, which is smaller than snapshot + tail."""
-        return {doc_id: chunks[0] if len(chunks) == 1 else _load(doc_id, chunks).save()
+        return {doc_id: chunks[0] if len(chunks) == 1 else load_document(doc_id, chunks).save()
                 for doc_id, chunks in (await self._read_parts(self._r, doc_ids)).items()}
 
     async def _load_for_write(self, c: aiosqlite.Connection, doc_id: str
@@ -493,7 +438,7 @@ class Store:
         chunks = (await self._read_parts(c, [doc_id])).get(doc_id)
         if not chunks:
             raise DocNotFound(f"no record {doc_id}", doc_id=doc_id)
-        return _load(doc_id, chunks)
+        return load_document(doc_id, chunks)
 
     # --- merging what peers send -----------------------------------------------------
     async def merge(self, incoming: list[Incoming], *, origin: str,
@@ -509,7 +454,7 @@ class Store:
 
         async def run(c: aiosqlite.Connection) -> list[DocMeta]:
             have = await self._load_many_for_write(c, [inc.doc_id for inc in incoming])
-            writes: list[_Write] = []
+            writes: list[Write] = []
             seen: set[str] = set()
             for inc in incoming:
                 if inc.kind not in KINDS:
@@ -550,7 +495,7 @@ class Store:
                     new_heads = their_heads
                 # The sender holds exactly these heads: no need to offer the doc back to it.
                 last_from = origin if new_heads == their_heads else None
-                writes.append(_Write(inc.doc_id, inc.kind, inc.scope, merged, old, last_from))
+                writes.append(Write(inc.doc_id, inc.kind, inc.scope, merged, old, last_from))
             changed.extend(await self._write_docs(c, writes))
             if checkpoint is not None:
                 peer_id, received_seq, scope_fp = checkpoint
@@ -616,7 +561,7 @@ class Store:
         sql += " ORDER BY seq LIMIT ?"
         args.append(limit + 1)
         async with self._r.execute(sql, args) as cur:
-            rows = await cur.fetchall()
+            rows = list(await cur.fetchall())
         more = len(rows) > limit
         rows = rows[:limit]
         entries = [DocMeta(*r) for r in rows]
@@ -653,9 +598,11 @@ class Store:
 
     @translated
     async def query(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
-        """Read-only query on the projection tables (for node services and the relay)."""
+        """Read-only SQL on this store. Only store/ and the relay's dashboard queries module
+        (relay/dashboard/queries.py) call it (tests/test_layering.py); everyone else uses
+        the named queries of ``views``."""
         async with self._r.execute(sql, tuple(params)) as cur:
-            return list(await cur.fetchall())
+            return [tuple(r) for r in await cur.fetchall()]
 
     # --- peers -------------------------------------------------------------------------
     @translated
@@ -672,15 +619,38 @@ class Store:
         return {"peer_id": peer_id, **dict(zip(keys, row))}
 
     @translated
-    async def peers(self) -> list[dict[str, Any]]:
-        rows = await self.query("SELECT peer_id FROM peers ORDER BY last_seen DESC")
+    async def peers(self, *, label_prefix: str | None = None) -> list[dict[str, Any]]:
+        """Every peer (or those whose label starts with ``label_prefix``), the one seen
+        last first."""
+        if label_prefix is None:
+            rows = await self.query("SELECT peer_id FROM peers ORDER BY last_seen DESC")
+        else:
+            rows = await self.query("SELECT peer_id FROM peers WHERE substr(label, 1, ?) = ? "
+                                    "ORDER BY last_seen DESC", (len(label_prefix), label_prefix))
         return [await self.peer(r[0]) for r in rows]
+
+    @translated
+    async def last_peer(self, *, label: str | None = None,
+                        label_prefix: str | None = None) -> dict[str, Any] | None:
+        """The peer most recently seen under ``label`` (or a label that starts with
+        ``label_prefix``), with its checkpoints as ``peer`` gives them; None if none."""
+        if label is not None:
+            sql, arg = "label = ?", label
+        elif label_prefix is not None:
+            sql, arg = "substr(label, 1, ?) = ?", label_prefix
+        else:
+            raise ValueError("give label or label_prefix")
+        params: tuple[Any, ...] = (arg,) if label is not None else (len(arg), arg)
+        rows = await self.query(f"SELECT peer_id FROM peers WHERE {sql} "
+                                "ORDER BY last_seen DESC LIMIT 1", params)
+        return await self.peer(str(rows[0][0])) if rows else None
 
     async def record_peer(self, peer_id: str, *, sent_seq: int | None = None,
                           label: str | None = None, seen: bool = True,
-                          scope_fp: str | None = None) -> None:
-        """Note a peer's acknowledgement of our feed, its label, last seen; a changed scope
-        fingerprint resets both checkpoints (what it may read or send changed)."""
+                          scope_fp: str | None = None, seen_at: str | None = None) -> None:
+        """Note a peer's acknowledgement of our feed, its label, last seen (now, or
+        ``seen_at``); a changed scope fingerprint resets both checkpoints (what it may read
+        or send changed)."""
 
         async def run(c: aiosqlite.Connection) -> None:
             await c.execute("INSERT OR IGNORE INTO peers(peer_id) VALUES(?)", (peer_id,))
@@ -695,7 +665,7 @@ class Store:
                 await c.execute("UPDATE peers SET label = ? WHERE peer_id = ?", (label, peer_id))
             if seen:
                 await c.execute("UPDATE peers SET last_seen = ? WHERE peer_id = ?",
-                                (_now(), peer_id))
+                                (seen_at or now_iso(), peer_id))
 
         await self._write(run)
 
@@ -808,13 +778,6 @@ class Store:
         return problems
 
 
-def _load(doc_id: str, chunks: list[bytes]) -> Document:
-    try:
-        return Document.load(b"".join(chunks))
-    except Exception as exc:  # Automerge raises its own types for bad bytes
-        raise CorruptDoc(f"record {doc_id} does not load: {exc}", doc_id=doc_id) from exc
-
-
 async def _bump(c: aiosqlite.Connection, name: str) -> int:
     async with c.execute(
         "INSERT INTO counters(name, value) VALUES(?, 1) "
@@ -835,7 +798,7 @@ async def _advance_received(c: aiosqlite.Connection, peer_id: str, received_seq:
     await c.execute(
         "UPDATE peers SET received_seq = CASE WHEN scope_fp = ? THEN max(received_seq, ?) "
         "ELSE ? END, scope_fp = ?, last_seen = ? WHERE peer_id = ?",
-        (scope_fp, received_seq, received_seq, scope_fp, _now(), peer_id))
+        (scope_fp, received_seq, received_seq, scope_fp, now_iso(), peer_id))
 
 
 async def _ensure_store_id(c: aiosqlite.Connection) -> str:
@@ -846,7 +809,7 @@ async def _ensure_store_id(c: aiosqlite.Connection) -> str:
     store_id = secrets.token_hex(16)
     await c.execute("BEGIN IMMEDIATE")
     await c.execute("INSERT OR IGNORE INTO meta(key, value) VALUES('store_id', ?)", (store_id,))
-    await c.execute("INSERT OR IGNORE INTO meta(key, value) VALUES('created_at', ?)", (_now(),))
+    await c.execute("INSERT OR IGNORE INTO meta(key, value) VALUES('created_at', ?)", (now_iso(),))
     await c.execute("COMMIT")
     async with c.execute("SELECT value FROM meta WHERE key = 'store_id'") as cur:
         row = await cur.fetchone()

@@ -45,7 +45,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from store import Incoming, Store, StoreError
+from store import DocumentStore, Incoming, StoreError
 from store.amdoc import read as amdoc_read
 from store.blobs import BlobStore
 from store.files import private_dir, write_private
@@ -266,24 +266,22 @@ def destination_identity(me: Identity, village: str | None = None) -> Identity:
     return Identity("*", "relay", me.county)
 
 
-async def village_nodes(store: Store, county: str, village: str) -> list[tuple[str, str]]:
+async def village_nodes(store: DocumentStore, county: str,
+                        village: str) -> list[tuple[str, str]]:
     """The village's nodes we have met (by sync or by bundle), the one met last first:
     (node id, store id)."""
-    rows = await store.query(
-        "SELECT label, peer_id FROM peers WHERE label LIKE ? ORDER BY last_seen DESC",
-        (f"director:{county}/{village}:%",))
-    return [(str(label).rsplit(":", 1)[1], str(peer)) for label, peer in rows]
+    peers = await store.peers(label_prefix=f"director:{county}/{village}:")
+    return [(str(p["label"]).rsplit(":", 1)[1], str(p["peer_id"])) for p in peers]
 
 
-async def destination_store(store: Store, me: Identity, dest: Identity,
+async def destination_store(store: DocumentStore, me: Identity, dest: Identity,
                             node: str | None = None) -> str:
     """The store id of the destination, if we have met it (by sync or by bundle); for a
     village, of its ``node`` if given (BundleError ``bundle_unknown_node`` naming the
     nodes we know when we never met it), else of the node met last."""
     if dest.role == "relay":
-        rows = await store.query("SELECT peer_id FROM peers WHERE label = 'relay' "
-                                 "ORDER BY last_seen DESC LIMIT 1")
-        return str(rows[0][0]) if rows else ""
+        last = await store.last_peer(label="relay")
+        return str(last["peer_id"]) if last else ""
     nodes = await village_nodes(store, dest.county, dest.village)
     if node is None:
         return nodes[0][1] if nodes else ""
@@ -296,8 +294,9 @@ async def destination_store(store: Store, me: Identity, dest: Identity,
                       node=node, village=dest.village, known=known)
 
 
-async def export_bundle(store: Store, signer: Signer, out: Path, *, village: str | None = None,
-                        node: str | None = None, blobs: BlobStore | None = None,
+async def export_bundle(store: DocumentStore, signer: Signer, out: Path, *,
+                        village: str | None = None, node: str | None = None,
+                        blobs: BlobStore | None = None,
                         progress: Progress | None = None) -> ExportResult:
     """Write a bundle for our relay (on a node) or for ``village`` (on the relay): for
     the village's ``node`` (its node id) if given, else for the node of it met last."""
@@ -313,7 +312,7 @@ async def export_bundle(store: Store, signer: Signer, out: Path, *, village: str
     offer = offer_set(me, dest)
     peer = await store.peer(dest_store) if dest_store else {"sent_seq": 0, "received_seq": 0,
                                                              "scope_fp": ""}
-    since = int(peer["sent_seq"] or 0)
+    since = int(str(peer["sent_seq"] or 0))
     docs_dir = out / DOCS_DIR
     await asyncio.to_thread(_start_export, out, docs_dir)
     metas = []
@@ -351,7 +350,7 @@ async def export_bundle(store: Store, signer: Signer, out: Path, *, village: str
     receipt = None
     if dest_store:
         receipt = {"store": store.store_id, "of_store": dest_store,
-                   "have_seq": int(peer["received_seq"] or 0)}
+                   "have_seq": int(str(peer["received_seq"] or 0))}
     payload = cbor2.dumps({
         "format": FORMAT, "version": VERSION, "bundle_id": secrets.token_hex(16),
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -369,11 +368,11 @@ async def export_bundle(store: Store, signer: Signer, out: Path, *, village: str
                         dest_node)
 
 
-def _peer_certs_dir(store: Store) -> Path:
+def _peer_certs_dir(store: DocumentStore) -> Path:
     return store.path.parent / "bundle-peers"
 
 
-def remember_cert(store: Store, peer_store: str, der: bytes) -> None:
+def remember_cert(store: DocumentStore, peer_store: str, der: bytes) -> None:
     """Keep the certificate of a village node we met (its bundle imported, or a network
     session with it at the relay): the relay encrypts the bundles it writes for that
     village to it."""
@@ -385,12 +384,12 @@ def remember_cert(store: Store, peer_store: str, der: bytes) -> None:
         write_private(f, der)
 
 
-async def remember_cert_async(store: Store, peer_store: str, der: bytes) -> None:
+async def remember_cert_async(store: DocumentStore, peer_store: str, der: bytes) -> None:
     """``remember_cert`` in a worker thread (it writes a file)."""
     await asyncio.to_thread(remember_cert, store, peer_store, der)
 
 
-def _recipient_key(store: Store, signer: Signer, dest: Identity,
+def _recipient_key(store: DocumentStore, signer: Signer, dest: Identity,
                    dest_store: str) -> ed25519.Ed25519PublicKey:
     if dest.role == "relay":
         key = signer.ca.public_key()
@@ -407,7 +406,8 @@ def _recipient_key(store: Store, signer: Signer, dest: Identity,
     return key
 
 
-async def _export_media(store: Store, blobs: BlobStore | None, out: Path, content_ids: list[str],
+async def _export_media(store: DocumentStore, blobs: BlobStore | None, out: Path,
+                        content_ids: list[str],
                         progress: Progress | None) -> list[dict[str, Any]]:
     """Copy the complete blobs the exported content items name into media/, in parts."""
     media_dir = out / MEDIA_DIR
@@ -436,15 +436,13 @@ async def _export_media(store: Store, blobs: BlobStore | None, out: Path, conten
     return entries
 
 
-async def _import_media(store: Store, blobs: BlobStore, path: Path, entries: list[Any],
+async def _import_media(store: DocumentStore, blobs: BlobStore, path: Path, entries: list[Any],
                         result: "ImportResult",
                         progress: Progress | None) -> None:
     """Take blobs that a content item we accepted (or hold) names, block by block, each
     verified against the item's block hashes; a bad block is skipped (fetched later)."""
     named: dict[str, dict[str, Any]] = {}
-    rows = await store.query("SELECT doc_id FROM records WHERE kind = ? AND status = "
-                             "'published'", (CONTENT,))
-    for (doc_id,) in rows:
+    for doc_id, _scope in await store.views.content():
         for m in (await store.read(doc_id)).get("media") or []:
             if isinstance(m, dict) and isinstance(m.get("sha256"), str):
                 named.setdefault(m["sha256"], m)
@@ -597,7 +595,7 @@ def verify_manifest(m: _Manifest, ca: x509.Certificate, revoked: Any) -> Identit
 
 
 async def inspect_bundle(path: Path, *, ca: x509.Certificate | None = None,
-                         store: Store | None = None,
+                         store: DocumentStore | None = None,
                          progress: Progress | None = None) -> Inspection:
     """What is on the stick, what is complete, what is missing (never writes)."""
     try:
@@ -657,7 +655,7 @@ def _check_docs(path: Path, raws: list[Any]) -> tuple[str, list[DocEntryInfo]]:
 
 
 # --- importing ---------------------------------------------------------------------------
-async def import_bundle(store: Store, me: Identity, ca: x509.Certificate, path: Path, *,
+async def import_bundle(store: DocumentStore, me: Identity, ca: x509.Certificate, path: Path, *,
                         blobs: BlobStore | None = None,
                         decrypt_key: ed25519.Ed25519PrivateKey | None = None,
                         progress: Progress | None = None) -> ImportResult:
@@ -717,10 +715,11 @@ async def import_bundle(store: Store, me: Identity, ca: x509.Certificate, path: 
         chunk = wanted[start:start + FEED_PAGE]
         files = await asyncio.to_thread(
             _read_docs, path, [e for e in chunk if isinstance(e, DocEntryInfo)])
-        for e in chunk:
-            if isinstance(e, Refusal):
-                result.refused.append(e)
+        for item in chunk:
+            if isinstance(item, Refusal):
+                result.refused.append(item)
                 continue
+            e = item
             data = files[e.doc_id]
             if isinstance(data, Exception):
                 result.refused.append(Refusal(e.doc_id, "tampered", f"file {e.file}: {data}"))
@@ -797,7 +796,7 @@ def _destination_text(to: dict[str, Any]) -> str:
     return f"village {to.get('village')}" if to.get("village") else "no destination"
 
 
-async def _regresses(store: Store, ca: x509.Certificate, e: DocEntryInfo,
+async def _regresses(store: DocumentStore, ca: x509.Certificate, e: DocEntryInfo,
                      data: bytes) -> str:
     """Versioned non-CRDT data never goes backwards: the revocation list's version and a
     content item's withdrawal, compared between what we hold and the merge result."""

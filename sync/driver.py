@@ -1,4 +1,4 @@
-"""The one async pump: SyncSession <-> Transport <-> Store.
+"""The one async pump: SyncSession <-> Transport <-> the store (a DocumentStore).
 
 ``run_session`` performs the session's actions in order (send, look up a checkpoint,
 read a page of the feed, merge a page) and feeds it what arrives, until the session is
@@ -15,9 +15,9 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
-from store import Incoming, Store, StoreError
+from store import DocumentStore, Incoming, StoreError
 
 from .errors import RemoteProtocolError, SyncError, TransportClosed, forget_tracebacks
 from .messages import BUSY, DocEntry
@@ -73,7 +73,7 @@ def _now() -> str:
 Progress = Callable[[Counters], None]
 
 
-async def run_session(transport: Transport, store: Store, session: SyncSession, *,
+async def run_session(transport: Transport, store: DocumentStore, session: SyncSession, *,
                       progress: Progress | None = None, label: str = "",
                       idle_timeout: float = IDLE_TIMEOUT_S) -> SessionResult:
     """Run ``session`` to the end over ``transport``. Never raises for protocol or link
@@ -136,7 +136,7 @@ async def run_session(transport: Transport, store: Store, session: SyncSession, 
     )
 
 
-async def _tell_peer(transport: Transport, actions: list[object]) -> None:
+async def _tell_peer(transport: Transport, actions: Sequence[object]) -> None:
     for a in actions:
         if isinstance(a, Send):
             try:
@@ -145,14 +145,14 @@ async def _tell_peer(transport: Transport, actions: list[object]) -> None:
                 pass
 
 
-async def _held(store: Store, session: SyncSession, action: LookupPeer) -> int:
+async def _held(store: DocumentStore, session: SyncSession, action: LookupPeer) -> int:
     """Server side: our checkpoint of the client's feed, zero if made under other scopes."""
     row = await store.peer(action.store_id)
     fp = session._accept.fingerprint()  # noqa: SLF001 - the driver is the session's partner
     return int(row["received_seq"]) if row["scope_fp"] == fp else 0
 
 
-async def _read_page(store: Store, session: SyncSession, action: ReadPage) -> list[object]:
+async def _read_page(store: DocumentStore, session: SyncSession, action: ReadPage) -> list[object]:
     me = permissions(session.me)
     page = await store.changes_since(action.since, readable=action.offer, limit=PAGE_DOCS,
                                      exclude_from=action.exclude_from)
@@ -169,7 +169,8 @@ async def _read_page(store: Store, session: SyncSession, action: ReadPage) -> li
     return list(session.page_read(entries, upto, more))
 
 
-async def _merge_page(store: Store, session: SyncSession, action: MergePage) -> list[object]:
+async def _merge_page(store: DocumentStore, session: SyncSession,
+                      action: MergePage) -> list[object]:
     page = action.page
     incoming = [Incoming(d.doc_id, d.kind, d.scope, d.data) for d in page.docs]
     try:
@@ -183,7 +184,7 @@ async def _merge_page(store: Store, session: SyncSession, action: MergePage) -> 
     return list(session.page_merged(page.upto, len(changed)))
 
 
-async def sync_as_client(transport: Transport, store: Store, me: Identity, *, label: str,
+async def sync_as_client(transport: Transport, store: DocumentStore, me: Identity, *, label: str,
                          progress: Progress | None = None,
                          authenticated_peer: Identity | None = None,
                          idle_timeout: float = IDLE_TIMEOUT_S) -> SessionResult:
@@ -191,10 +192,9 @@ async def sync_as_client(transport: Transport, store: Store, me: Identity, *, la
 
     ``label`` names the peer for people ("relay", a peer's address); the checkpoint we
     offer is the one we hold for the store last seen under that label."""
-    rows = await store.query(
-        "SELECT peer_id, received_seq, scope_fp FROM peers WHERE label = ? "
-        "ORDER BY last_seen DESC LIMIT 1", (label,))
-    expect_store, expect_seq, expect_fp = rows[0] if rows else ("", 0, "")
+    last = await store.last_peer(label=label)
+    expect_store, expect_seq, expect_fp = ((last["peer_id"], last["received_seq"],
+                                            last["scope_fp"]) if last else ("", 0, ""))
     session = SyncSession(True, me, store.store_id, expect_store=expect_store,
                           expect_seq=int(expect_seq), expect_fp=expect_fp,
                           authenticated_peer=authenticated_peer)
@@ -204,7 +204,7 @@ async def sync_as_client(transport: Transport, store: Store, me: Identity, *, la
     return result
 
 
-async def sync_as_server(transport: Transport, store: Store, me: Identity, *,
+async def sync_as_server(transport: Transport, store: DocumentStore, me: Identity, *,
                          progress: Progress | None = None,
                          authenticated_peer: Identity | None = None,
                          idle_timeout: float = IDLE_TIMEOUT_S) -> SessionResult:
@@ -217,7 +217,7 @@ async def sync_as_server(transport: Transport, store: Store, me: Identity, *,
     return result
 
 
-async def _finish(store: Store, result: SessionResult, label: str, *,
+async def _finish(store: DocumentStore, result: SessionResult, label: str, *,
                   keep_label: bool = False) -> None:
     """Note the peer and log the session. ``keep_label``: a session the peer started
     must not rename a peer we already know, because our own sessions to it find our

@@ -37,7 +37,7 @@ def new_code() -> str:
 def normalize_code(text: str) -> str:
     """Accept what a person types: lower case, dashes, spaces, O for 0, I/L for 1."""
     s = text.strip().upper().replace("-", "").replace(" ", "")
-    s = s.translate(str.maketrans({"O": "0", "I": "1", "L": "1", "U": "V"}))
+    s = s.translate(str.maketrans("OILU", "011V"))
     if len(s) != CODE_CHARS or any(c not in ALPHABET for c in s):
         raise EnrolError("bad_token", "the code must be 16 letters and digits")
     return s

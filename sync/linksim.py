@@ -263,7 +263,8 @@ class _Link:
         both_done = asyncio.ensure_future(asyncio.gather(*tasks[:4]))
         cut = asyncio.create_task(self._cut.wait())
         try:
-            await asyncio.wait({both_done, cut}, return_when=asyncio.FIRST_COMPLETED)
+            pending: set[asyncio.Future[Any]] = {both_done, cut}
+            await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
             if both_done.done() and both_done.exception() is not None:
                 self.cut(f"error: {both_done.exception()!r}")
                 log.error("link %d failed", self.stats.index, exc_info=both_done.exception())

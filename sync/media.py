@@ -18,9 +18,8 @@ from typing import Any, Callable
 
 import aiohttp
 
-from store import ScopeSet, Store
+from store import DocumentStore, ScopeSet
 from store.blobs import BLOCK_SIZE, BlobStore
-from store.records import CONTENT
 
 from .errors import TransportClosed
 
@@ -38,7 +37,7 @@ def media_entries(data: dict[str, Any]) -> list[dict[str, Any]]:
 class MediaIndex:
     """sha256 -> scopes of published content items that reference it."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: DocumentStore) -> None:
         self._store = store
         self._seq = -1
         self._scopes: dict[str, set[str]] = {}
@@ -49,10 +48,7 @@ class MediaIndex:
         if seq == self._seq:
             return
         scopes: dict[str, set[str]] = {}
-        rows = await self._store.query(
-            "SELECT doc_id, scope FROM records WHERE kind = ? AND status = 'published'",
-            (CONTENT,))
-        for doc_id, scope in rows:
+        for doc_id, scope in await self._store.views.content():
             for m in media_entries(await self._store.read(doc_id)):
                 scopes.setdefault(m["sha256"], set()).add(str(scope))
         self._scopes, self._seq = scopes, seq
@@ -65,10 +61,7 @@ class MediaIndex:
     async def wanted(self) -> dict[str, dict[str, Any]]:
         """Every blob referenced by a published item: sha256 -> its media entry."""
         out: dict[str, dict[str, Any]] = {}
-        rows = await self._store.query(
-            "SELECT doc_id FROM records WHERE kind = ? AND status = 'published' "
-            "ORDER BY created_at DESC", (CONTENT,))
-        for (doc_id,) in rows:
+        for doc_id, _scope in await self._store.views.content():
             for m in media_entries(await self._store.read(doc_id)):
                 out.setdefault(m["sha256"], m)
         return out

@@ -12,7 +12,7 @@ import logging
 from automerge.core import ROOT, ScalarType
 from cryptography import x509
 
-from store import DocNotFound, Store, StoreError
+from store import DocNotFound, DocumentStore, StoreError
 from store.records import REVOCATION, county_scope
 
 from .auth import EMPTY_REVOCATIONS, RevocationList, open_revocations
@@ -25,7 +25,7 @@ def doc_id(county: str) -> str:
     return f"revocations-{county}"
 
 
-async def current(store: Store, ca: x509.Certificate, county: str) -> RevocationList:
+async def current(store: DocumentStore, ca: x509.Certificate, county: str) -> RevocationList:
     """The verified list this store holds (empty if none, or if it does not verify)."""
     try:
         data = await store.read(doc_id(county))
@@ -44,7 +44,7 @@ async def current(store: Store, ca: x509.Certificate, county: str) -> Revocation
         return EMPTY_REVOCATIONS
 
 
-async def publish(store: Store, county: str, signed: bytes, version: int) -> None:
+async def publish(store: DocumentStore, county: str, signed: bytes, version: int) -> None:
     """Write a newly signed list (relay only)."""
 
     def write(doc: object) -> None:

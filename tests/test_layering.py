@@ -13,6 +13,7 @@ defines it (``store.errors``).
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -190,3 +191,115 @@ def test_rules_follow_the_architecture() -> None:
                 assert not any(r.split(".")[0] == top for r in rules), (package, top)
     assert not covered("node", ALLOWED["relay"])
     assert not covered("store.docs.Store", ALLOWED["tui"])
+
+
+# --- no SQL above store/ -----------------------------------------------------------------
+# SQL on the document store is written in store/ (named queries: store/views.py) and in one
+# relay module, the dashboard's figures. Everyone else speaks the storage protocol
+# (store/protocol.py), so that a second backend (PostgreSQL) serves them unchanged.
+SQL_MODULES = frozenset({"relay/dashboard/queries.py"})
+# The relay's own side databases, not the document store: accounts and audit, enrolment
+# tokens (their own SQLite files). They move into the store with ``relay migrate-store``.
+SIDE_DATABASES = frozenset({"relay/accounts.py", "relay/enrol.py"})
+SQL_TEXT = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|REPLACE|PRAGMA|WITH|CREATE|ALTER|"
+                      r"DROP|BEGIN|COMMIT|ROLLBACK|VACUUM)\s")
+DRIVERS = ("sqlite3", "aiosqlite", "asyncpg")
+RUNS_SQL = ("query", "execute", "executemany", "executescript", "fetch", "fetchrow",
+            "fetchval")
+
+
+def sql_uses(path: Path, root: Path = ROOT) -> list[str]:
+    """Where a file writes SQL: a string (or f-string) that starts like a statement, a
+    store's ``.query(...)``/``.execute(...)``, or an import of a database driver."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    rel = path.relative_to(root).as_posix()
+    out: list[str] = []
+    for node in ast.walk(tree):
+        text = None
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            text = node.value
+        elif isinstance(node, ast.JoinedStr) and node.values:
+            first = node.values[0]
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                text = first.value
+        if text is not None and SQL_TEXT.match(text):
+            out.append(f"{rel}:{node.lineno} SQL {text.strip()[:40]!r}")
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr in RUNS_SQL
+                and "store" in ast.unparse(node.func.value).lower()):
+            out.append(f"{rel}:{node.lineno} runs SQL on {ast.unparse(node.func.value)}")
+    for line, target in imported_names(path, root):
+        if target.split(".")[0] in DRIVERS:
+            out.append(f"{rel}:{line} imports {target}")
+    return sorted(set(out))
+
+
+def sql_violations(root: Path = ROOT) -> list[str]:
+    out: list[str] = []
+    for package in OURS:
+        if package == "store":
+            continue
+        for path in sorted((root / package).rglob("*.py")):
+            rel = path.relative_to(root).as_posix()
+            if rel not in SQL_MODULES | SIDE_DATABASES:
+                out += sql_uses(path, root)
+    return out
+
+
+def test_no_sql_outside_store_and_the_relay_queries_module() -> None:
+    assert sql_violations() == []
+
+
+def test_the_sql_checker_catches_every_form(tmp_path: Path) -> None:
+    make_tree(tmp_path, {
+        "node/a.py": ('async def f(store, self):\n'
+                      '    await store.query("SELECT 1")\n'
+                      '    await self._store.query(q)\n'
+                      '    x = f"DELETE FROM docs WHERE {w}"\n'
+                      '    self.query("#month")\n'       # Textual's DOM query: not SQL
+                      '    "Select a village"\n'),      # prose: not SQL
+        "sync/b.py": "import aiosqlite\nfrom sqlite3 import connect\n",
+        "relay/c.py": "async def g(app, keys):\n    await app[keys.STORE].execute('x')\n",
+        "relay/dashboard/queries.py": "SQL = 'SELECT 1'\n",
+        "store/views.py": "SQL = 'SELECT 1'\n",
+    })
+    found = sorted(sql_violations(tmp_path))
+    assert found == [
+        "node/a.py:2 SQL 'SELECT 1'", "node/a.py:2 runs SQL on store",
+        "node/a.py:3 runs SQL on self._store", "node/a.py:4 SQL 'DELETE FROM docs WHERE'",
+        "relay/c.py:2 runs SQL on app[keys.STORE]",
+        "sync/b.py:1 imports aiosqlite", "sync/b.py:2 imports sqlite3.connect",
+    ], found
+
+
+# sync/ speaks the storage protocol only: never a backend (the SQLite Store, its database
+# helpers, its migrations, the PostgreSQL backend). A backend is chosen where a program
+# starts (node, relay), and sync runs on whichever it is given.
+BACKENDS = frozenset({"store.docs", "store.db", "store.migrate", "store.views", "store.pg"})
+
+
+def backend_imports(package: str, root: Path = ROOT) -> list[str]:
+    out: list[str] = []
+    for path in sorted((root / package).rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        for line, target in imported_names(path, root):
+            real = canonical(target, root)
+            if covered(real, BACKENDS):
+                out.append(f"{rel}:{line} imports {target}"
+                           + (f" (= {real})" if real != target else ""))
+    return out
+
+
+def test_sync_uses_no_storage_backend() -> None:
+    assert backend_imports("sync") == []
+
+
+def test_the_backend_checker(tmp_path: Path) -> None:
+    make_tree(tmp_path, {
+        "store/__init__.py": "from .docs import Store\nfrom .protocol import DocumentStore\n",
+        "sync/a.py": ("from store import Store\nfrom store import DocumentStore\n"
+                      "from store.pg.migrate import migrate\nimport store.db\n"),
+    })
+    assert backend_imports("sync", tmp_path) == [
+        "sync/a.py:1 imports store.Store (= store.docs.Store)",
+        "sync/a.py:3 imports store.pg.migrate.migrate", "sync/a.py:4 imports store.db"]

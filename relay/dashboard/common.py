@@ -130,10 +130,7 @@ def forget_cache(request: web.Request) -> None:
 
 async def nav_counts(request: web.Request) -> dict[str, int]:
     store = store_of(request)
-    rows = await store.query(
-        "SELECT kind, count(*) FROM records WHERE (kind = ? AND status = 'open') OR "
-        "(kind = ? AND status = 'open') GROUP BY kind", (WARNING, CONSULTATION))
-    counts = {str(k): int(n) for k, n in rows}
+    counts = await store.views.open_counts((WARNING, CONSULTATION))
     return {"warnings": counts.get(WARNING, 0), "inbox": counts.get(CONSULTATION, 0)}
 
 

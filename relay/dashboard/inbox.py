@@ -48,13 +48,7 @@ async def inbox(request: web.Request) -> web.StreamResponse:
                            offset=(page - 1) * INBOX_PAGE)
     # The case titles give the judge context without opening each case.
     ids = [r["case_id"] for r in rows if r["case_id"]]
-    titles: dict[str, tuple[str, str]] = {}
-    for i in range(0, len(ids), 500):
-        part = ids[i:i + 500]
-        for doc_id, title, category in await store.query(
-                f"SELECT doc_id, title, category FROM records WHERE doc_id IN "
-                f"({','.join('?' * len(part))})", part):
-            titles[doc_id] = (title, category)
+    titles = await store.views.titles(ids)
     twelve_weeks = q.parse_filters({"period": "12w"})
     for r in rows:
         r["case_title"], r["category"] = titles.get(r["case_id"], ("", ""))

@@ -14,7 +14,7 @@ from typing import Awaitable, Callable
 
 from aiohttp import web
 
-from store.records import WARNING
+from store.records import CONSULTATION, WARNING
 
 from .. import keys as relay_keys
 from . import queries as q
@@ -32,12 +32,9 @@ async def dashboard_gauges(dash: web.Application, relay: web.Application) -> str
     seen = await q.last_seen(store, county)
     codes = set(names) | set(seen)
     stale = sum(q.is_stale(seen.get(c), now, cfg.stale_after_hours) for c in codes)
-    rows = await store.query("SELECT status, count(*) FROM records WHERE kind = ? "
-                             "GROUP BY status", (WARNING,))
-    by_status = {str(s): int(n) for s, n in rows}
+    by_status = await store.views.status_counts(WARNING)
     waiting = await q.waiting(store, limit=1, now=now)
-    (n_waiting,), = await store.query(
-        "SELECT count(*) FROM records WHERE kind = 'consultation' AND status = 'open'")
+    n_waiting = (await store.views.open_counts((CONSULTATION,))).get(CONSULTATION, 0)
     accounts = dash[ACCOUNTS]
     day = now - dt.timedelta(days=1)
     logins = accounts.count_events("login")

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from store import DocNotFound, Store, kinds
 from store.casedoc import Case
-from store.records import CASE, CATEGORIES, CONSULTATION
+from store.records import CASE, CATEGORIES, CONSULTATION, WARNING
 
 from ..warning_pass import local_today
 from . import i18n
@@ -149,9 +149,8 @@ async def _case(request: web.Request) -> tuple[Case, dict[str, Any]]:
 async def _timeline(request: web.Request, case: Case) -> tuple[list[dict[str, Any]],
                                                                 list[kinds.Consultation]]:
     store = store_of(request)
-    rows = await store.query("SELECT doc_id FROM records WHERE kind = ? AND parent = ? "
-                             "ORDER BY created_at", (CONSULTATION, case.doc_id))
-    consultations = [kinds.read_consultation(r[0], await store.read(r[0])) for r in rows]
+    ids = await store.views.consultations(parent=case.doc_id, oldest_first=True)
+    consultations = [kinds.read_consultation(i, await store.read(i)) for i in ids]
     events: list[dict[str, Any]] = [{"at": case.created_at, "kind": "registered",
                                      "by": case.created_by, "text": ""}]
     for s in case.sessions:
@@ -255,12 +254,8 @@ async def report(request: web.Request) -> web.StreamResponse:
     matrix = await q.case_matrix(store, f)
     villages = await q.villages(store, county, f, stale_hours=cfg.stale_after_hours,
                                 matrix=matrix)
-    (asked,), = await store.query(
-        "SELECT count(*) FROM records WHERE kind = ? AND created_at >= ? AND created_at < ?",
-        (CONSULTATION, q.utc_bound(first), q.utc_bound(nxt)))
-    (raised,), = await store.query(
-        "SELECT count(*) FROM records WHERE kind = 'warning' AND created_at >= ? "
-        "AND created_at < ?", (q.utc_bound(first), q.utc_bound(nxt)))
+    asked = await store.views.raised_between(CONSULTATION, q.utc_bound(first), q.utc_bound(nxt))
+    raised = await store.views.raised_between(WARNING, q.utc_bound(first), q.utc_bound(nxt))
     followups = await q.followups(store, f)
     months = []
     m = today.replace(day=1)

@@ -26,9 +26,10 @@ from typing import Any, Mapping
 from store import Store
 from store.records import CASE, CATEGORIES, CONSULTATION, SCREENING, STATUSES, VILLAGE, WARNING
 
-from ..warning_pass import OPEN, TZ, local_today, sql_week, utc_bound, week_start
+from ..warning_pass import OPEN, TZ, TZ_HOURS, local_today, utc_bound, week_start
 
 FOLLOWUP_SOON_DAYS = 14
+SQL_TZ = f"{TZ_HOURS:+d} hours"
 PERIODS = ("month", "quarter", "year", "12w", "all", "custom")
 GRAINS = ("week", "month")
 PAGE_SIZE = 50
@@ -553,3 +554,8 @@ def local_time(iso: str | None) -> str:
     if t.tzinfo is None:
         return t.isoformat(sep=" ", timespec="minutes")
     return t.astimezone(TZ).strftime("%Y-%m-%d %H:%M")
+
+
+def sql_week(column: str) -> str:
+    """SQL for the Monday (China time) of an ISO timestamp column."""
+    return f"date({column}, '{SQL_TZ}', '-6 days', 'weekday 1')"

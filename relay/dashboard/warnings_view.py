@@ -39,18 +39,9 @@ def explain(lang: str, w: dict[str, Any], names: dict[str, str]) -> str:
 async def warning_rows(request: web.Request, *, status: str | None = None,
                        village: str = "", limit: int = 200) -> list[dict[str, Any]]:
     store = store_of(request)
-    where, args = ["kind = ?"], [WARNING]
-    if status == OPEN:
-        where.append("status = ?")
-        args.append(OPEN)
-    elif status == "handled":
-        where.append("status != ?")
-        args.append(OPEN)
-    if village:
-        where.append("(village = ? OR village = '*')")
-        args.append(village)
-    rows = await store.query(f"SELECT doc_id FROM records WHERE {' AND '.join(where)} "
-                             "ORDER BY updated_at DESC LIMIT ?", (*args, limit))
+    rows = [(i,) for i in await store.views.warnings(
+        status=OPEN if status == OPEN else None, handled=status == "handled",
+        village=village or None, limit=limit, by_update=True)]
     lang = await lang_of(request)
     names = await q.village_names(store)
     out = []
