@@ -53,6 +53,13 @@ def check_day(value: str, *, not_after: dt.date | None = None) -> str | None:
     return None
 
 
+def _button(label: str, *, id: str, variant: Any = "default") -> Button:
+    """A form button the mouse presses and Tab passes by."""
+    button = Button(label, variant=variant, id=id, compact=True)
+    button.can_focus = False
+    return button
+
+
 class FormScreen(Screen[Any]):
     """Base class; see the module docstring."""
 
@@ -70,6 +77,7 @@ class FormScreen(Screen[Any]):
         super().__init__()
         self._last_saved: dict[str, Any] | None = None
         self._saving = False
+        self.ready = False  # restored, the cursor in its field, held keys let in
 
     @property
     def vc(self) -> "VillageCourtApp":
@@ -109,19 +117,33 @@ class FormScreen(Screen[Any]):
         with VerticalScroll(id="form-body"):
             yield from self.compose_fields()
             with Horizontal(id="form-buttons"):
-                yield Button(t("form.save"), variant="primary", id="form-save", compact=True)
-                yield Button(t("form.cancel"), id="form-cancel", compact=True)
+                # Out of the Tab order (Ctrl+S and Esc do it, the mouse clicks them): text
+                # typed on a focused button vanished, e.g. after Shift+Tab from the first
+                # field following a failed save.
+                yield _button(t("form.save"), variant="primary", id="form-save")
+                yield _button(t("form.cancel"), id="form-cancel")
             yield ErrorLine(id="form-error")
         yield TFooter()
 
     async def on_mount(self) -> None:
         self.query_one("#form-restored").display = False
         try:
-            # Focus first: keys typed the moment the form appears must land in a field.
             self.focus_first()
-            await self.restore()
+            await self._open()
         except NoMatches:  # a field row not composed yet: once everything is mounted
-            self.call_after_refresh(self.restore)
+            self.call_after_refresh(self._open)
+
+    async def _open(self) -> None:
+        """Restore, then let the keys typed while the form opened in (the app held them
+        from the key that opened it: see ``VillageCourtApp.hold_keys``)."""
+        try:
+            await self.restore()
+        finally:
+            self.ready = True
+            self.vc.release_keys()
+
+    def on_unmount(self) -> None:
+        self.vc.release_keys()  # never leave keys held for a form that is gone
 
     async def prepare(self) -> None:
         """Fill what the form needs from the node before a draft is restored."""
