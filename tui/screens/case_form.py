@@ -173,8 +173,8 @@ class RegisterCaseScreen(FormScreen):
     async def action_add_party(self) -> None:
         row = await self.add_party()
         if row is not None:
-            row.field.focus()
-            row.scroll_visible()
+            # At once (Widget.focus waits its turn): the keys typed after Ctrl+P go here.
+            self.set_focus(row.field)
             self._changed()
 
     def action_next_role(self) -> None:

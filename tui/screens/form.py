@@ -25,6 +25,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.css.query import NoMatches
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, SelectionList, TextArea
 
 from store import StoreError, ValidationError
@@ -114,7 +115,9 @@ class FormScreen(Screen[Any]):
         key, values = self.heading()
         yield TLabel(key, id="form-heading", **values)
         yield TLabel("form.draft_restored", id="form-restored")
-        with VerticalScroll(id="form-body"):
+        body = VerticalScroll(id="form-body")
+        body.can_focus = False  # Tab goes from field to field, never to the frame
+        with body:
             yield from self.compose_fields()
             with Horizontal(id="form-buttons"):
                 # Out of the Tab order (Ctrl+S and Esc do it, the mouse clicks them): text
@@ -157,6 +160,15 @@ class FormScreen(Screen[Any]):
         self._last_saved = self.values()
         if self.focused is None or draft:
             self.focus_first()
+
+    @property
+    def focus_chain(self) -> list[Widget]:
+        """Fields in the order they are composed (top to bottom, left to right), not by
+        their place on screen: a party line just added by Ctrl+P has no place yet, and
+        Textual's order put it first, so a Tab typed right after it jumped to the top."""
+        return [w for w in self.walk_children(Widget, with_self=False)
+                if w.focusable and all(a.display for a in w.ancestors_with_self
+                                       if isinstance(a, Widget))]
 
     def focus_first(self) -> None:
         for widget in self.query("#form-body *"):
