@@ -34,7 +34,7 @@ from store.records import CATEGORIES, Party, check_category, normalize_id_number
 
 from ..i18n import category_label, error_text, language, short_label, t
 from ..widgets.choice import Choice, Option
-from ..widgets.fields import ErrorLine, FormRow, PartyRow, TLabel
+from ..widgets.fields import ErrorLine, FormRow, PartyRow, Tick, TLabel
 from .form import Errors, FormScreen
 
 # The digit typed to pick each category in the list (0 for "other", last).
@@ -144,7 +144,7 @@ class RegisterCaseScreen(FormScreen):
                                          max_length=MAX_TITLE, compact=True), name="title")
         with VerticalGroup(id="row-headcount"):  # the headcount's error goes under it
             with Horizontal(id="group-row"):
-                yield Checkbox(t("reg.group"), id="group", compact=True)
+                yield Tick(t("reg.group"), id="group", compact=True)
                 yield TLabel("reg.headcount", classes="inline-label")
                 yield Input(id="headcount", compact=True, max_length=6, type="integer",
                             disabled=True)

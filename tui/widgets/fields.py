@@ -10,7 +10,7 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
-from textual.widgets import Input, Label, Static
+from textual.widgets import Checkbox, Input, Label, Static
 
 from store.records import PARTY_ROLES
 
@@ -33,6 +33,15 @@ class TLabel(Label):
 
     def retranslate(self) -> None:
         self.update(t(self.key, **self.values))
+
+
+class Tick(Checkbox):
+    """A checkbox whose box is empty until ticked (Textual's shows a dim X either way,
+    which reads as ticked in a plain terminal)."""
+
+    @property
+    def BUTTON_INNER(self) -> str:  # type: ignore[override]  # noqa: N802
+        return "✓" if self.value else " "
 
 
 class ErrorLine(Static):
