@@ -14,11 +14,13 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import logging
-from typing import Callable
+from typing import Any, Callable
 
-from textual import work
+from textual import events, work
 from textual.app import App
 from textual.binding import Binding
+from textual.screen import Screen
+from textual.timer import Timer
 
 from node import ConfigError, Node
 from node.events import PeerSeen
@@ -31,10 +33,13 @@ from .screens.case_detail import CaseDetailScreen
 from .screens.case_form import RegisterCaseScreen
 from .screens.consult import ConsultPane
 from .screens.education import ScreeningScreen
+from .screens.form import FormScreen
 from .screens.main import MainScreen
 from .state import UiState
 
 log = logging.getLogger(__name__)
+
+HOLD_MAX_S = 15.0  # keys held for a form that never says it is ready go on after this
 
 
 class VillageCourtApp(App[int]):
@@ -72,6 +77,10 @@ class VillageCourtApp(App[int]):
         # full collections showed as 100 ms hiccups while typing at 10,000 cases. Not in
         # tests, where one process builds many apps that must be collected.
         self.freeze_gc = False
+        # Type-ahead: the keys that arrive while a form opens (see hold_keys).
+        self._held: list[events.Key | events.Paste] | None = None
+        self._hold_timer: Timer | None = None
+        self.keys_replayed = 0  # how many keys were held and replayed (tests, bench)
 
     # --- life cycle --------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -92,6 +101,67 @@ class VillageCourtApp(App[int]):
             return self.main().active
         except StopIteration:
             return ""
+
+    # --- type-ahead -------------------------------------------------------------------
+    # Textual hands each key to the widget focused when the key is handled. While a form
+    # opens (2-8 s on an old PC at 10,000 cases) nothing of it is focused yet, so keys
+    # typed right after Ctrl+N went to the page below or nowhere. From the key that opens
+    # a form (a priority binding: it acts the moment it arrives) until the form has put its
+    # draft back and its cursor in the first field, every key and paste is held here; then
+    # they are replayed in order, through the same routing as a key just typed.
+    def hold_keys(self) -> None:
+        """Hold keys and pastes until ``release_keys`` (idempotent)."""
+        if self._held is None:
+            self._held = []
+            self._hold_timer = self.set_timer(HOLD_MAX_S, self._hold_expired)
+
+    def release_keys(self) -> None:
+        """Replay the held keys, after the events already waiting (which are held too,
+        so the order is the order they were typed in)."""
+        if self._held is not None:
+            self.call_later(self._replay)
+
+    @property
+    def holding_keys(self) -> bool:
+        return self._held is not None
+
+    def _hold_expired(self) -> None:
+        if self._held is not None:
+            log.warning("a form did not get ready in %.0f s; %d held keys go on",
+                        HOLD_MAX_S, len(self._held))
+            self.call_later(self._replay)
+
+    async def _replay(self) -> None:
+        held, self._held = self._held, None
+        if self._hold_timer is not None:
+            self._hold_timer.stop()
+            self._hold_timer = None
+        while held:
+            event = held.pop(0)
+            self.keys_replayed += 1
+            await self._route(event)
+            if self._held is not None:  # that key opened another form: hold the rest
+                self._held[:0] = held
+                return
+
+    async def _route(self, event: events.Key | events.Paste) -> None:
+        """What App.on_event does with a key or a paste that arrives."""
+        if isinstance(event, events.Key):
+            if await self._check_bindings(event.key, priority=True):
+                return
+        (self.focused or self.screen)._forward_event(event)
+
+    async def on_event(self, event: events.Event) -> None:
+        if (self._held is not None and isinstance(event, (events.Key, events.Paste))
+                and not event.is_forwarded):
+            self._held.append(event)
+            return
+        await super().on_event(event)
+
+    def push_screen(self, screen: Screen[Any] | str, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(screen, FormScreen):  # released by the form once it is ready
+            self.hold_keys()
+        return super().push_screen(screen, *args, **kwargs)
 
     # --- node events -------------------------------------------------------------------
     def on_node_bridge_data_changed(self, message: NodeBridge.DataChanged) -> None:
@@ -187,7 +257,12 @@ class VillageCourtApp(App[int]):
 
     @work(group="open")
     async def open_followup(self, doc_id: str, month: int) -> None:
-        case = await self.node.cases.get(doc_id)
+        self.hold_keys()  # the case is read first: keys typed meanwhile wait too
+        try:
+            case = await self.node.cases.get(doc_id)
+        except BaseException:
+            self.release_keys()
+            raise
         self.push_screen(FollowupScreen(case, month))
 
     def answer_seen(self, doc_id: str) -> None:

@@ -62,13 +62,13 @@ async def wait_text(pilot: Pilot[Any], *needles: str, timeout: float = WAIT_S) -
 
 async def type_text(pilot: Pilot[Any], text: str, *, keys: bool = False) -> None:
     """Enter ``text`` into the focused field: as one paste, the way a Chinese input
-    method commits a phrase (fast), or with ``keys=True`` one key press per character."""
+    method commits a phrase (fast), or with ``keys=True`` one key press per character.
+    The paste goes to the app, as a terminal's does, so it takes the same route as a key
+    (held while a form opens, then to the focused field)."""
     if keys:
         await pilot.press(*[ch if ch != " " else "space" for ch in text])
         return
-    focused = pilot.app.focused
-    assert focused is not None, "no field has the focus"
-    focused.post_message(events.Paste(text))
+    pilot.app.post_message(events.Paste(text))
     await pilot.pause()
 
 

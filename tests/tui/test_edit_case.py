@@ -132,7 +132,7 @@ async def test_a_changed_phone_is_the_only_field_written(node: Node, tmp_path: P
             await copy_case(other, node, case.doc_id)
             arrived = await node.cases.get(case.doc_id)
             assert arrived.title == "李四越界砌墙纠纷"
-            await retype(pilot, screen, "#p1-phone", "13912345678")
+            await retype(pilot, screen, "#p1-party", "李四 13912345678")
             await pilot.press("ctrl+s")
             await saved(pilot, "已保存修改")
             await wait_text(pilot, "13912345678", "李四越界砌墙纠纷", "土地承包",
@@ -185,7 +185,7 @@ async def test_bad_input_gets_the_registration_errors_and_saves_nothing(node: No
     app = make_app(node, "zh", clock=lambda: TODAY)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_edit(app, pilot, case)
-        await retype(pilot, screen, "#p0-id", BAD_ID)
+        await retype(pilot, screen, "#p0-party", f"张三 13800138000 {BAD_ID}")
         await pilot.press("tab")  # leaving the field checks it
         await wait_text(pilot, "身份证号不对")
         screen.query_one("#title").value = "  "  # type: ignore[attr-defined]
@@ -213,7 +213,7 @@ async def test_no_change_writes_nothing(node: Node) -> None:
         # still nothing to write.
         screen = await open_edit(app, pilot, case)
         await retype(pilot, screen, "#title", case.title + " ")
-        await retype(pilot, screen, "#p0-phone", "+86 138 0013 8000")
+        await retype(pilot, screen, "#p0-party", f"张三 +86 138 0013 8000 {ID}")
         app._notifications.clear()
         await pilot.press("ctrl+s")
         await saved(pilot, "没有修改")
@@ -245,7 +245,7 @@ async def test_escape_leaves_without_saving(node: Node) -> None:
         new_case_draft = {"title": "半截子的纠纷", "category": "family"}
         app.drafts.save("register", new_case_draft)
         screen = await open_edit(app, pilot, case)
-        await retype(pilot, screen, "#p0-phone", "13912345678")
+        await retype(pilot, screen, "#p0-party", f"张三 13912345678 {ID}")
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, CaseDetailScreen))
         text = await wait_text(pilot, "13800138000")
@@ -258,10 +258,10 @@ async def test_escape_leaves_without_saving(node: Node) -> None:
         await wait_text(pilot, "李四越界砌墙纠纷")
         screen = await open_edit(app, pilot, case)
         await wait_text(pilot, "已恢复上次没保存的修改")
-        assert value(screen, "#p0-phone") == "13912345678"
+        assert screen.parties()[0].values()["phone"] == "13912345678"
         assert value(screen, "#title") == "李四越界砌墙纠纷"  # not the draft's old title
         await pilot.press("ctrl+l")
-        await wait_for(pilot, lambda: value(screen, "#p0-phone") == "13800138000")
+        await wait_for(pilot, lambda: screen.parties()[0].values()["phone"] == "13800138000")
         assert value(screen, "#title") == "李四越界砌墙纠纷"
         assert not app.drafts.exists(f"edit-{case.doc_id}")
         await pilot.press("escape")
@@ -284,10 +284,10 @@ async def test_english_and_a_closed_case(node: Node) -> None:
         await wait_text(pilot, "Closed", "E Edit", "F8 中文")
         screen = await open_edit(app, pilot, case)
         text = await wait_text(pilot, f"Edit registration · case {case.number}", "Title",
-                               "Phone", "ID number", "Ctrl+L Reset")
+                               "Parties", "ID number", "Ctrl+L Reset")
         for label in ("纠纷标题", "当事人", "电话", "保存", "修改登记"):
             assert label not in text, label
-        await retype(pilot, screen, "#p1-phone", "13912345678")
+        await retype(pilot, screen, "#p1-party", "李四 13912345678")
         await pilot.press("ctrl+s")
         await saved(pilot, "Changes saved")
         await wait_text(pilot, "13912345678")

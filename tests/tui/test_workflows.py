@@ -23,21 +23,15 @@ async def test_register_session_close_followup(node: Node) -> None:
         # Register a case with two parties, by keys alone.
         await pilot.press("ctrl+n")
         await wait_for(pilot, lambda: isinstance(app.screen, RegisterCaseScreen))
-        await type_text(pilot, "王五与赵六宅基地界址纠纷")
-        await pilot.press("tab", "1")  # category: 1 邻里纠纷
-        await pilot.press("tab", "tab")  # party 1: role stays 申请人 -> name
-        await type_text(pilot, "王五")
+        await pilot.press("1", "tab")  # category: 1 邻里纠纷; party 1 (申请人)
+        await type_text(pilot, f"王五 13912345678 {id_number()}")
+        await pilot.press("tab")  # party 2 (被申请人)
+        await type_text(pilot, "赵六 0570-3012345")
         await pilot.press("tab")
-        await type_text(pilot, "13912345678")
-        await pilot.press("tab")
-        await type_text(pilot, id_number())
-        await pilot.press("tab", "tab")  # party 2: role stays 被申请人 -> name
-        await type_text(pilot, "赵六")
-        await pilot.press("tab")
-        await type_text(pilot, "0570-3012345")
+        await type_text(pilot, "赵六砌墙越过宅基地界址")
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, CaseDetailScreen), what="detail")
-        text = await wait_text(pilot, "王五与赵六宅基地界址纠纷", "赵六", "已登记")
+        text = await wait_text(pilot, "王五与赵六邻里纠纷", "赵六", "已登记")
         case = (await node.cases.search("王五"))[0]
         full = await node.cases.get(case.doc_id)
         assert [(p.role, p.name) for p in full.parties] == [("applicant", "王五"),
@@ -119,7 +113,7 @@ async def test_the_mouse_works_too(node: Node) -> None:
         await type_text(pilot, "鼠标登记的纠纷")
         await pilot.click("#category", offset=(14, 1))  # "7 消费纠纷": second row, 2nd
         assert screen.query_one("#category").value == "consumer"  # type: ignore[attr-defined]
-        await pilot.click("#p0-name")
+        await pilot.click("#p0-party")
         await type_text(pilot, "钱九")
         await pilot.click("#p0-role")  # a click turns the role: 申请人 -> 被申请人
         await pilot.click("#form-save")

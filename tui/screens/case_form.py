@@ -1,11 +1,19 @@
-"""Register a dispute: title, category, parties (role, name, phone, ID number), what
-happened, group dispute, mediator.
+"""Register a dispute as fast as it is told on the phone: the category, the parties,
+one sentence; the rest can wait.
 
-Built to be done in under a minute by someone who has never seen it: the cursor starts
-in the title; all ten categories are on screen and the digit picks one (1 邻里纠纷 ...
-0 其他); two party rows (applicant, respondent) are already there; a blank row is
-ignored; Ctrl+S saves from anywhere. Phone and ID numbers are checked when the director leaves the
-field, with the same rules the store applies.
+The cursor starts on the category (all ten on screen; the digit picks one, 1 邻里纠纷 ...
+0 其他, full-width digits too). Each party is one line: the role (第1位 申请人, 第2位
+被申请人; a new one 第三人; Ctrl+R or a click turns it, Tab passes it by) and one field
+for name, phone and ID number (``张三 13912345678``; the numbers are optional and told
+apart by their length, see ``widgets.fields.split_party``). Then 案情简述. Below come the
+fields that can wait: the title (suggested from the parties and the category as they are
+typed, 张三与李四邻里纠纷, until the director writes one), group dispute, mediator.
+Ctrl+P adds a party, Ctrl+S saves from anywhere; a blank party line is ignored. Phone and
+ID numbers are checked when the director leaves the field, with the store's rules.
+
+Personal data: the suggested title holds the parties' names like a typed one does; it is
+stored sealed with the case, and the index the lists come from has them masked (张某与李某
+邻里纠纷, store/projection.py).
 
 ``EditCaseScreen`` is the same form opened on a saved case (E on the case screen) to
 correct its registration; it saves only the fields the director changed (see there)."""
@@ -24,9 +32,9 @@ from store import StoreError, ValidationError, casedoc
 from store.casedoc import Case
 from store.records import CATEGORIES, Party, check_category, normalize_id_number, normalize_phone
 
-from ..i18n import error_text, short_label, t
+from ..i18n import category_label, error_text, language, short_label, t
 from ..widgets.choice import Choice, Option
-from ..widgets.fields import ErrorLine, FormRow, PartyRow, TLabel
+from ..widgets.fields import ErrorLine, FormRow, PartyRow, Tick, TLabel
 from .form import Errors, FormScreen
 
 # The digit typed to pick each category in the list (0 for "other", last).
@@ -62,38 +70,81 @@ def party_errors(p: dict[str, str]) -> str | None:
     return " ".join(problems) or None
 
 
+MAX_TITLE = 200
+_NAMES_IN_TITLE = 2  # 张三、李四等与王五...
+
+
+def suggest_title(category: str, parties: list[dict[str, Any]]) -> str:
+    """A title from the parties and the category: 张三与李四邻里纠纷, 张三、李四、王五等
+    与赵六土地承包纠纷, 张三的婚姻家庭纠纷 (one side only), 张三与李四的纠纷 (no category,
+    or "other"); in English "Zhang San v. Li Si (Neighbour)". '' while no party has a
+    name."""
+    zh = language() == "zh"
+
+    def side(role: str) -> str:
+        names = [p["name"].strip() for p in parties
+                 if p.get("role") == role and str(p.get("name", "")).strip()]
+        text = ("、" if zh else ", ").join(names[:_NAMES_IN_TITLE])
+        if len(names) > _NAMES_IN_TITLE:
+            text += "等" if zh else " et al."
+        return text
+
+    applicants, respondents = side("applicant"), side("respondent")
+    both = bool(applicants and respondents)
+    who = (applicants + ("与" if zh else " v. ") + respondents if both
+           else applicants or respondents or side("third"))
+    if not who:
+        return ""
+    if zh:
+        label = category_label(category) if category in CATEGORIES and category != "other" \
+            else "纠纷"
+        if not label.endswith(("纠纷", "争议")):
+            label += "纠纷"
+        title = who + ("" if both and label != "纠纷" else "的") + label
+    else:
+        title = who + (f" ({short_label(category)})" if category in CATEGORIES else "")
+    return title[:MAX_TITLE]
+
+
 class RegisterCaseScreen(FormScreen):
     draft_key = "register"
-    BINDINGS = [Binding("ctrl+p", "add_party", "key.add_party", key_display="Ctrl+P")]
+    BINDINGS = [
+        # Priority: the new line gets the cursor the moment Ctrl+P arrives, so the name
+        # typed right after it goes there, not into the line before.
+        Binding("ctrl+p", "add_party", "key.add_party", key_display="Ctrl+P", priority=True),
+        Binding("ctrl+r", "next_role", "key.next_role", key_display="Ctrl+R", priority=True),
+    ]
+    suggest_titles = True  # a new case: the title follows parties and category
 
     def __init__(self) -> None:
         super().__init__()
         self._party_count = len(DEFAULT_ROLES)
         self._max_parties = MAX_PARTIES
+        self._suggested = ""  # the title last suggested (still the director's choice)
 
     def heading(self) -> tuple[str, dict[str, Any]]:
         return "reg.heading", {}
 
     def compose_fields(self) -> ComposeResult:
-        yield FormRow("reg.title", Input(id="title", placeholder=t("reg.title_ph"),
-                                         max_length=200, compact=True), name="title")
         yield FormRow("reg.category", Choice(category_options(), blank="", columns=5,
                                              id="category"), name="category")
         with Horizontal(id="party-head"):
             yield TLabel("reg.parties", classes="party-n")
-            yield TLabel("party.role", classes="h-role")
-            yield TLabel("party.name", classes="h-name")
-            yield TLabel("party.phone", classes="h-phone")
-            yield TLabel("party.id", classes="h-id")
+            yield TLabel("reg.parties_hint", classes="hint")
         for i, role in enumerate(DEFAULT_ROLES):
             yield PartyRow(i, role)
-        yield Button(t("reg.add_party"), id="add-party", compact=True)
+        add = Button(t("reg.add_party"), id="add-party", compact=True)
+        add.can_focus = False  # Ctrl+P; Tab goes from the last party to 案情简述
+        yield add
         yield FormRow("reg.description", TextArea(id="description", compact=True,
                                                   show_line_numbers=False),
                       name="description")
+        yield TLabel("reg.later", id="reg-later")
+        yield FormRow("reg.title", Input(id="title", placeholder=t("reg.title_ph"),
+                                         max_length=MAX_TITLE, compact=True), name="title")
         with VerticalGroup(id="row-headcount"):  # the headcount's error goes under it
             with Horizontal(id="group-row"):
-                yield Checkbox(t("reg.group"), id="group", compact=True)
+                yield Tick(t("reg.group"), id="group", compact=True)
                 yield TLabel("reg.headcount", classes="inline-label")
                 yield Input(id="headcount", compact=True, max_length=6, type="integer",
                             disabled=True)
@@ -122,8 +173,49 @@ class RegisterCaseScreen(FormScreen):
     async def action_add_party(self) -> None:
         row = await self.add_party()
         if row is not None:
-            row.query_one(Input).focus()
+            # At once (Widget.focus waits its turn): the keys typed after Ctrl+P go here.
+            self.set_focus(row.field)
             self._changed()
+
+    def action_next_role(self) -> None:
+        """Ctrl+R: the next role for the party whose line has the cursor."""
+        focused = self.focused
+        row = next((a for a in focused.ancestors_with_self if isinstance(a, PartyRow)),
+                   None) if focused is not None else None
+        if row is not None:
+            row.next_role()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "next_role":  # offered on a party's line only
+            focused = self.focused
+            return focused is not None and any(isinstance(a, PartyRow)
+                                               for a in focused.ancestors_with_self)
+        return super().check_action(action, parameters)
+
+    def on_descendant_focus(self) -> None:
+        self.refresh_bindings()  # Ctrl+R shows in the key line on a party's line only
+
+    # --- the suggested title -------------------------------------------------------------
+    def title_value(self, values: dict[str, Any]) -> str:
+        """The title saved: the one written, or else the suggestion."""
+        return values["title"].strip() or (
+            suggest_title(values["category"], values["parties"]) if self.suggest_titles
+            else "")
+
+    def on_values_changed(self, values: dict[str, Any]) -> None:
+        super().on_values_changed(values)
+        self._suggest(values)
+
+    def _suggest(self, values: dict[str, Any]) -> None:
+        """Keep the title field on the suggestion until the director writes another."""
+        if not self.suggest_titles:
+            return
+        field = self.query_one("#title", Input)
+        if field.value.strip() not in ("", self._suggested):
+            return  # the director's own title
+        self._suggested = suggest_title(values["category"], values["parties"])
+        if field.value != self._suggested:
+            field.value = self._suggested
 
     @on(Button.Pressed, "#add-party")
     async def _add_pressed(self) -> None:
@@ -143,7 +235,8 @@ class RegisterCaseScreen(FormScreen):
         }
 
     async def load(self, data: dict[str, Any]) -> None:
-        self.query_one("#title", Input).value = str(data.get("title", ""))
+        title = str(data.get("title", ""))
+        self.query_one("#title", Input).value = title
         choice = self.query_one("#category", Choice)
         category = data.get("category")
         if category in CATEGORIES:
@@ -165,11 +258,19 @@ class RegisterCaseScreen(FormScreen):
         self.query_one("#headcount", Input).disabled = not data.get("group", False)
         self.query_one("#headcount", Input).value = str(data.get("headcount", ""))
         self.query_one("#mediator", Input).value = str(data.get("mediator", ""))
+        if self.suggest_titles:  # a restored draft: its title was suggested, or written
+            self._suggested = suggest_title(
+                data.get("category") if isinstance(data.get("category"), str) else "",
+                [row.values() for row in self.parties()])
+            if not title.strip() or title == self._suggested:
+                self.query_one("#title", Input).value = self._suggested
 
     def check(self, values: dict[str, Any]) -> Errors:
         errors: Errors = {}
-        title = values["title"].strip()
-        if not title or len(title) > 200:
+        title = self.title_value(values)
+        if len(title) > MAX_TITLE or not title and not (
+                self.suggest_titles and not any(map(is_filled, values["parties"]))):
+            # (no party yet: the suggestion comes with the first name; say only that)
             errors["title"] = error_text("bad_title")
         try:
             check_category(values["category"])
@@ -210,7 +311,7 @@ class RegisterCaseScreen(FormScreen):
     async def submit(self, values: dict[str, Any]) -> Case:
         group = bool(values["group"])
         return await self.vc.node.cases.register(
-            category=values["category"], title=values["title"],
+            category=values["category"], title=self.title_value(values),
             parties=filled_parties(values),
             description=values["description"], group=group,
             headcount=int(values["headcount"] or 0) if group else 0,
@@ -224,6 +325,10 @@ class RegisterCaseScreen(FormScreen):
         self.query_one("#category", Choice).set_options(category_options())
         self.query_one("#title", Input).placeholder = t("reg.title_ph")
         self.query_one("#add-party", Button).label = t("reg.add_party")
+        values = self.values()  # a suggested title follows the language
+        if self.suggest_titles and values["title"].strip() == self._suggested:
+            self._suggested = ""
+            self._suggest(values)
         self.query_one("#group", Checkbox).label = t("reg.group")
 
 
@@ -264,6 +369,7 @@ class EditCaseScreen(RegisterCaseScreen):
     store allows it. Should the node refuse an edit, its reason shows on the form."""
 
     BINDINGS = [Binding("ctrl+l", "clear", "key.revert", key_display="Ctrl+L")]
+    suggest_titles = False  # the saved title stays as it is unless the director edits it
 
     def __init__(self, case: Case) -> None:
         super().__init__()

@@ -25,6 +25,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.css.query import NoMatches
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, SelectionList, TextArea
 
 from store import StoreError, ValidationError
@@ -53,6 +54,13 @@ def check_day(value: str, *, not_after: dt.date | None = None) -> str | None:
     return None
 
 
+def _button(label: str, *, id: str, variant: Any = "default") -> Button:
+    """A form button the mouse presses and Tab passes by."""
+    button = Button(label, variant=variant, id=id, compact=True)
+    button.can_focus = False
+    return button
+
+
 class FormScreen(Screen[Any]):
     """Base class; see the module docstring."""
 
@@ -70,6 +78,7 @@ class FormScreen(Screen[Any]):
         super().__init__()
         self._last_saved: dict[str, Any] | None = None
         self._saving = False
+        self.ready = False  # restored, the cursor in its field, held keys let in
 
     @property
     def vc(self) -> "VillageCourtApp":
@@ -106,22 +115,38 @@ class FormScreen(Screen[Any]):
         key, values = self.heading()
         yield TLabel(key, id="form-heading", **values)
         yield TLabel("form.draft_restored", id="form-restored")
-        with VerticalScroll(id="form-body"):
+        body = VerticalScroll(id="form-body")
+        body.can_focus = False  # Tab goes from field to field, never to the frame
+        with body:
             yield from self.compose_fields()
             with Horizontal(id="form-buttons"):
-                yield Button(t("form.save"), variant="primary", id="form-save", compact=True)
-                yield Button(t("form.cancel"), id="form-cancel", compact=True)
+                # Out of the Tab order (Ctrl+S and Esc do it, the mouse clicks them): text
+                # typed on a focused button vanished, e.g. after Shift+Tab from the first
+                # field following a failed save.
+                yield _button(t("form.save"), variant="primary", id="form-save")
+                yield _button(t("form.cancel"), id="form-cancel")
             yield ErrorLine(id="form-error")
         yield TFooter()
 
     async def on_mount(self) -> None:
         self.query_one("#form-restored").display = False
         try:
-            # Focus first: keys typed the moment the form appears must land in a field.
             self.focus_first()
-            await self.restore()
+            await self._open()
         except NoMatches:  # a field row not composed yet: once everything is mounted
-            self.call_after_refresh(self.restore)
+            self.call_after_refresh(self._open)
+
+    async def _open(self) -> None:
+        """Restore, then let the keys typed while the form opened in (the app held them
+        from the key that opened it: see ``VillageCourtApp.hold_keys``)."""
+        try:
+            await self.restore()
+        finally:
+            self.ready = True
+            self.vc.release_keys()
+
+    def on_unmount(self) -> None:
+        self.vc.release_keys()  # never leave keys held for a form that is gone
 
     async def prepare(self) -> None:
         """Fill what the form needs from the node before a draft is restored."""
@@ -135,6 +160,15 @@ class FormScreen(Screen[Any]):
         self._last_saved = self.values()
         if self.focused is None or draft:
             self.focus_first()
+
+    @property
+    def focus_chain(self) -> list[Widget]:
+        """Fields in the order they are composed (top to bottom, left to right), not by
+        their place on screen: a party line just added by Ctrl+P has no place yet, and
+        Textual's order put it first, so a Tab typed right after it jumped to the top."""
+        return [w for w in self.walk_children(Widget, with_self=False)
+                if w.focusable and all(a.display for a in w.ancestors_with_self
+                                       if isinstance(a, Widget))]
 
     def focus_first(self) -> None:
         for widget in self.query("#form-body *"):

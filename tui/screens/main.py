@@ -56,9 +56,14 @@ class MainScreen(Screen[None]):
     BINDINGS = [
         *(Binding(key, f"show_tab('{tab}')", label, show=False, id=f"tab-{tab}")
           for tab, key, label, _ in TABS),
-        Binding("ctrl+n", "new_case", "key.new_case", key_display="Ctrl+N", id="new-case"),
-        Binding("ctrl+n", "new_question", "key.new_question", key_display="Ctrl+N"),
-        Binding("ctrl+n", "new_screening", "key.new_screening", key_display="Ctrl+N"),
+        # Priority: a form opens the moment Ctrl+N arrives, and the keys typed after it
+        # are held for the form (VillageCourtApp.hold_keys) instead of reaching this page.
+        Binding("ctrl+n", "new_case", "key.new_case", key_display="Ctrl+N", id="new-case",
+                priority=True),
+        Binding("ctrl+n", "new_question", "key.new_question", key_display="Ctrl+N",
+                priority=True),
+        Binding("ctrl+n", "new_screening", "key.new_screening", key_display="Ctrl+N",
+                priority=True),
         Binding("ctrl+f", "find", "key.find", key_display="Ctrl+F"),
         Binding("s", "sync_now", "key.sync_now", key_display="S"),
     ]

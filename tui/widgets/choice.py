@@ -15,6 +15,7 @@ Enter moves on to the next field, as in a paper form.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, Generic, Sequence, TypeVar
 
@@ -131,8 +132,10 @@ class Choice(Widget, Generic[V], can_focus=True):
                 self.value = self._options[target][2]
             return
         if event.character and event.is_printable:
+            # An input method in full-width mode sends "１" for 1: NFKC makes it "1".
+            typed = unicodedata.normalize("NFKC", event.character)
             for key, _, value in self._options:
-                if key and key == event.character:
+                if key and key == typed:
                     event.stop()
                     event.prevent_default()
                     self.value = value

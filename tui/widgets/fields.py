@@ -3,12 +3,14 @@ party row (role, name, phone, ID number)."""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from typing import Any
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
-from textual.widgets import Input, Label, Static
+from textual.widgets import Checkbox, Input, Label, Static
 
 from store.records import PARTY_ROLES
 
@@ -31,6 +33,15 @@ class TLabel(Label):
 
     def retranslate(self) -> None:
         self.update(t(self.key, **self.values))
+
+
+class Tick(Checkbox):
+    """A checkbox whose box is empty until ticked (Textual's shows a dim X either way,
+    which reads as ticked in a plain terminal)."""
+
+    @property
+    def BUTTON_INNER(self) -> str:  # type: ignore[override]  # noqa: N802
+        return "✓" if self.value else " "
 
 
 class ErrorLine(Static):
@@ -94,18 +105,59 @@ def role_options() -> list[Option]:
     return [(str(i), role_label(code), code) for i, code in enumerate(PARTY_ROLES, 1)]
 
 
+# --- one field per party: "张三 13912345678 330802198503151230" ---------------------------
+# A number: digits (full-width too), with the dashes and brackets of a landline and a
+# resident ID's final X; "+86" before a mobile is dropped by normalize_phone.
+_NUMBER = re.compile(r"[+＋(（]?\d[\d()（）\-－]*[\dXxＸｘ]|\d")
+# Words a director may write before a number ("电话：139...") are not part of the name.
+_LABELS = re.compile(r"(电话|手机|座机|身份证号码|身份证号|身份证|tel|phone|id)\s*[:：]?",
+                     re.IGNORECASE)
+_SEPARATORS = re.compile(r"[，,;；:：/、|]")
+ID_LEN = 18
+
+
+def split_party(text: str) -> dict[str, str]:
+    """A party field's text as name, phone and ID number (each '' when not written).
+
+    Numbers are told apart by length: 15 characters or more (or ending in X) is an ID
+    number, anything shorter a phone; both are NFKC-normalised (full-width digits from an
+    input method count). The rest, without labels such as 电话：, is the name. Two phones
+    (or two IDs) are kept together, so that the store's check says the phone is wrong."""
+    phones: list[str] = []
+    ids: list[str] = []
+    rest: list[str] = []
+    last = 0
+    for m in _NUMBER.finditer(text):
+        token = unicodedata.normalize("NFKC", m.group())
+        rest.append(text[last:m.start()])
+        last = m.end()
+        if token in ("+86", "86", "(86", "(+86"):
+            continue
+        digits = sum(c.isdigit() for c in token)
+        (ids if digits >= 15 or token[-1] in "Xx" else phones).append(token)
+    rest.append(text[last:])
+    name = _SEPARATORS.sub(" ", _LABELS.sub(" ", "".join(rest)))
+    return {"name": " ".join(name.split()), "phone": " ".join(phones),
+            "id_number": " ".join(ids)}
+
+
+def join_party(data: dict[str, Any]) -> str:
+    """The field's text for a stored party (the inverse of ``split_party``)."""
+    return " ".join(str(data.get(k) or "").strip() for k in ("name", "phone", "id_number")
+                    if str(data.get(k) or "").strip())
+
+
 class PartyRow(Vertical):
-    """One party: role, name, phone, ID number, and the row's error."""
+    """One party on one line: the role (Ctrl+R or a click turns it; Tab passes it by)
+    and one field for name, phone and ID number, with the row's error under it."""
 
     DEFAULT_CSS = """
     PartyRow { height: auto; }
     PartyRow > Horizontal { height: 1; }
-    PartyRow .party-n { width: 8; }
-    PartyRow Choice.-compact { width: 17; margin: 0 1 0 0; }
-    PartyRow .p-name { width: 13; margin: 0 1 0 0; }
-    PartyRow .p-phone { width: 15; margin: 0 1 0 0; }
-    PartyRow .p-id { width: 20; }
-    PartyRow > ErrorLine { margin: 0 0 0 8; }
+    PartyRow .party-n { width: 6; }
+    PartyRow Choice.-compact { width: 14; margin: 0 1 0 0; }
+    PartyRow .p-party { width: 1fr; }
+    PartyRow > ErrorLine { margin: 0 0 0 21; }
     """
 
     def __init__(self, index: int, role: str = "applicant") -> None:
@@ -116,42 +168,39 @@ class PartyRow(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal():
             yield TLabel("party.n", n=self.index + 1, classes="party-n")
-            yield Choice(role_options(), value=self._role, compact=True,
-                         id=f"p{self.index}-role")
-            yield Input(classes="p-name", compact=True, id=f"p{self.index}-name",
-                        placeholder=t("party.name"))
-            yield Input(classes="p-phone", compact=True, id=f"p{self.index}-phone",
-                        placeholder=t("party.phone"), max_length=20)
-            yield Input(classes="p-id", compact=True, id=f"p{self.index}-id",
-                        placeholder=t("party.id"), max_length=18)
+            role = Choice(role_options(), value=self._role, compact=True,
+                          id=f"p{self.index}-role")
+            role.can_focus = False  # Tab goes from name to name; Ctrl+R turns the role
+            yield role
+            yield Input(classes="p-party", compact=True, id=f"p{self.index}-party",
+                        placeholder=t("party.ph"), max_length=120,
+                        select_on_focus=False)  # a key must not wipe the line
         yield ErrorLine()
+
+    @property
+    def field(self) -> Input:
+        return self.query_one(f"#p{self.index}-party", Input)
 
     def values(self) -> dict[str, str]:
         role = self.query_one(Choice).value
-        return {
-            "role": role if isinstance(role, str) else "applicant",
-            "name": self.query_one(f"#p{self.index}-name", Input).value,
-            "phone": self.query_one(f"#p{self.index}-phone", Input).value,
-            "id_number": self.query_one(f"#p{self.index}-id", Input).value,
-        }
+        return {"role": role if isinstance(role, str) else "applicant",
+                **split_party(self.field.value)}
 
     def load(self, data: dict[str, Any]) -> None:
         role = data.get("role")
         if role in PARTY_ROLES:
             self.query_one(Choice).value = role
-        self.query_one(f"#p{self.index}-name", Input).value = str(data.get("name", ""))
-        self.query_one(f"#p{self.index}-phone", Input).value = str(data.get("phone", ""))
-        self.query_one(f"#p{self.index}-id", Input).value = str(data.get("id_number", ""))
+        self.field.value = join_party(data)
+
+    def next_role(self) -> None:
+        self.query_one(Choice).action_move(1)
 
     def is_blank(self) -> bool:
-        v = self.values()
-        return not (v["name"].strip() or v["phone"].strip() or v["id_number"].strip())
+        return not self.field.value.strip()
 
     def set_error(self, text: str | None) -> None:
         self.query_one(ErrorLine).set_error(text)
 
     def retranslate(self) -> None:
         self.query_one(Choice).set_options(role_options())
-        self.query_one(f"#p{self.index}-name", Input).placeholder = t("party.name")
-        self.query_one(f"#p{self.index}-phone", Input).placeholder = t("party.phone")
-        self.query_one(f"#p{self.index}-id", Input).placeholder = t("party.id")
+        self.field.placeholder = t("party.ph")
