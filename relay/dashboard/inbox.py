@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -74,9 +75,14 @@ async def answer(request: web.Request) -> web.StreamResponse:
     doc_id = meta.doc_id
     form = await request.post()
     text = str(form.get("answer", "")).strip()[:MAX_ANSWER]
+    # Back to the inbox as the judge filtered it (one village's questions).
+    village_back = str(form.get("village", ""))
+    back = ("/dashboard/inbox?" + urlencode({"village": village_back})
+            if village_back.isascii() and village_back.isalnum() and len(village_back) <= 16
+            else "/dashboard/inbox")
     if not text:
         await flash(request, "answer_empty", "error")
-        raise web.HTTPFound("/dashboard/inbox")
+        raise web.HTTPFound(back)
     current = kinds.read_consultation(doc_id, await store.read(doc_id))
 
     def write(doc: amdoc.Document) -> None:
@@ -90,7 +96,7 @@ async def answer(request: web.Request) -> web.StreamResponse:
     except ValidationError as exc:
         await flash(request, "already_answered" if exc.code == "already_answered"
                     else "answer_empty", "error")
-        raise web.HTTPFound("/dashboard/inbox") from None
+        raise web.HTTPFound(back) from None
     forget_cache(request)
     village = q.village_of_scope(meta.scope)
     request.config_dict[ACCOUNTS].audit(viewer.name, "answer_consultation",
@@ -100,4 +106,4 @@ async def answer(request: web.Request) -> web.StreamResponse:
              viewer.name)
     names = await q.village_names(store)
     await flash(request, "answered_ok", village=names.get(village, village))
-    raise web.HTTPFound("/dashboard/inbox")
+    raise web.HTTPFound(back)

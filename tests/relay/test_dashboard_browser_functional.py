@@ -153,7 +153,7 @@ async def judge_session(browser, base: str, consultation_id: str) -> None:
     await login(page, base, "judge")
     await page.click("nav a[href='/dashboard/inbox']")
     await page.wait_for_url("**/dashboard/inbox")
-    # The inbox is paged, oldest first: the judge picks the village in its filter.
+    # The judge takes the village's questions (the inbox pages the county's, 10 a page).
     await page.select_option("#inbox-filter select[name=village]", "BY")
     await page.click("#inbox-filter button[type=submit]")
     await page.wait_for_url("**/dashboard/inbox?village=BY")
@@ -166,7 +166,7 @@ async def judge_session(browser, base: str, consultation_id: str) -> None:
     assert docs[-1] == consultation_id
     await item.locator("textarea").fill(ANSWER)
     await item.locator("button[type=submit]").click()
-    await page.wait_for_url("**/dashboard/inbox")
+    await page.wait_for_url("**/dashboard/inbox?village=BY")  # back to the same filter
     assert "答复已保存" in (await page.text_content("p.flash") or "")
     assert await page.locator(f"li.consultation[data-doc='{consultation_id}']").count() == 0
     await ctx.close()
