@@ -160,7 +160,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "form.draft_restored": "已恢复上次没填完的内容。按 Ctrl+L 清空重填。",
         "form.fix": "有 {n} 处要改，见红字。",
         "form.saving": "正在保存…",
-        "form.date_hint": "年-月-日",
+        "form.date_hint": "年-月-日，或 11月25日、昨天",
         "reg.heading": "登记新纠纷",
         "reg.title": "纠纷标题",
         "reg.title_ph": "例如：张三与李四宅基地纠纷",
@@ -316,8 +316,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "err.no_parties": "请至少填写一位当事人的姓名。",
         "err.bad_headcount": "人数请填0到100000之间的整数。",
         "err.bad_number": "请填一个整数。",
-        "err.bad_date": "日期要写成 年-月-日，例如 {example}。",
-        "err.future_date": "日期不能晚于今天。",
+        "err.bad_date": "看不懂这个日期。可以写 {example}、{example_slash}、11月25日、昨天。",
+        "err.future_date": "日期不能晚于今天（{today}）。",
+        "err.no_such_day": "没有这一天：{year}年{month}月只有{last}天。",
+        "err.no_such_month": "没有这一天：月份只有1到12月。",
+        "err.before_registration": "日期不能早于本案登记的那天（{registered}）。",
         "err.bad_summary": "请写几句本次调解的情况。",
         "err.bad_agreement": "请写下双方达成的协议内容。",
         "err.bad_satisfaction": "满意度请选 1 到 5。",
@@ -490,7 +493,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "form.draft_restored": "Restored what you had not saved. Ctrl+L clears the form.",
         "form.fix": "{n} things to fix, shown in red.",
         "form.saving": "Saving…",
-        "form.date_hint": "YYYY-MM-DD",
+        "form.date_hint": "YYYY-MM-DD, 2026/11/5 or yesterday",
         "reg.heading": "Register a dispute",
         "reg.title": "Title",
         "reg.title_ph": "e.g. Zhang and Li: boundary of the house plot",
@@ -645,8 +648,13 @@ STRINGS: dict[str, dict[str, str]] = {
         "err.no_parties": "Write the name of at least one party.",
         "err.bad_headcount": "People: a whole number from 0 to 100000.",
         "err.bad_number": "Write a whole number.",
-        "err.bad_date": "Write the date as year-month-day, e.g. {example}.",
-        "err.future_date": "The date cannot be after today.",
+        "err.bad_date": "Not a date. Write e.g. {example}, {example_slash}, 11月25日 or "
+                        "yesterday.",
+        "err.future_date": "The date cannot be after today ({today}).",
+        "err.no_such_day": "There is no such day: month {month} of {year} has only {last} days.",
+        "err.no_such_month": "There is no such day: months go from 1 to 12.",
+        "err.before_registration": "The date cannot be before the case was registered "
+                                   "({registered}).",
         "err.bad_summary": "Write a few words about the session.",
         "err.bad_agreement": "Write what the parties agreed.",
         "err.bad_satisfaction": "Choose a satisfaction from 1 to 5.",
@@ -772,7 +780,11 @@ def error_text(exc: BaseException | str, **details: Any) -> str:
         return t("err.bad_transition", old=status_label(str(details.get("old", ""))),
                  new=status_label(str(details.get("new", ""))), hint=hint)
     if code == "bad_date":
-        return t("err.bad_date", example=dt.date.today().isoformat())
+        today = dt.date.today()
+        return t("err.bad_date", example=today.isoformat(),
+                 example_slash=f"{today.year}/{today.month}/{today.day}")
+    if code == "no_such_day" and not details.get("last"):
+        return t("err.no_such_month")
     if code and has("err." + code):
         return t("err." + code, **details)
     return t("err.unexpected", code=code or type(exc).__name__)
