@@ -284,6 +284,17 @@ STRINGS: dict[str, dict[str, str]] = {
         "sync.failed": "同步没有成功：{reason}",
         "sync.result_ok": "成功",
         "sync.relay_label": "县服务器",
+        "sync.nobody": "没有可以同步的对象：还没有设置县服务器，局域网里也没找到别的电脑。"
+                       "记录都安全地存在本机。请技术员运行 villagecourt provision 设置县服务器。",
+        "sync.nobody_lan": "局域网里没有找到别的电脑。",
+        "sync.unreachable": "连不上县服务器（{url}）：网络不通，或服务器没开。",
+        "sync.no_answer": "县服务器 {s} 秒内没有回应。",
+        "sync.last_ok": "上次成功：{when}。",
+        "sync.never_ok": "还没有成功同步过。",
+        "sync.next_try": "{when}会自动再试。",
+        "sync.next_manual": "可以稍后再按 S 重试。",
+        "sync.in_s": "{n} 秒后",
+        "sync.in_min": "约 {n} 分钟后",
         # --- statistics ---------------------------------------------------------------------
         "stats.total": "案件总数",
         "stats.open": "未结案 {n} 件",
@@ -618,6 +629,20 @@ STRINGS: dict[str, dict[str, str]] = {
         "sync.failed": "Sync did not work: {reason}",
         "sync.result_ok": "OK",
         "sync.relay_label": "county server",
+        "sync.nobody": "Nobody to sync with: no county server is set up and no other computer "
+                       "was found on the local network. Every record is safe on this computer. "
+                       "Ask the technician to run villagecourt provision to set up the county "
+                       "server.",
+        "sync.nobody_lan": "No other computer was found on the local network.",
+        "sync.unreachable": "Cannot reach the county server ({url}): no network, or the "
+                            "server is down.",
+        "sync.no_answer": "The county server did not answer within {s} s.",
+        "sync.last_ok": "Last success: {when}.",
+        "sync.never_ok": "No sync has worked yet.",
+        "sync.next_try": "It tries again by itself {when}.",
+        "sync.next_manual": "Press S to try again later.",
+        "sync.in_s": "in {n} s",
+        "sync.in_min": "in about {n} min",
         "stats.total": "Cases",
         "stats.open": "{n} open",
         "stats.success": "Mediation success",
