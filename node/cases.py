@@ -204,7 +204,7 @@ class CaseService:
             if c.answer:
                 out.append(TimelineEntry(c.answered_at, "answer", c.answer,
                                          {"id": cid, "by": c.answered_by}))
-        out.sort(key=lambda e: e.at)
+        out.sort(key=lambda e: casedoc.timeline_key(e.at or ""))
         return out
 
     async def require_open(self, ref: str) -> None:
