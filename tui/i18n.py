@@ -344,6 +344,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "err.no_status": "请选择要改成的状态。",
         "err.too_long": "内容太长了，请写得简短一些。",
         "err.doc_not_found": "找不到这个案号，请核对。",
+        "err.ambiguous_case": "有几个案件都对得上“{ref}”：{numbers}。请多写几位案号。",
         "err.missing_question": "请写下要问法官的问题。",
         "err.missing_place": "请填写放映地点。",
         "err.no_items": "请至少勾选一项放映的内容。",
@@ -692,6 +693,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "err.no_status": "Choose the new status.",
         "err.too_long": "That is too long; please shorten it.",
         "err.doc_not_found": "No case with this number; please check it.",
+        "err.ambiguous_case": "Several cases match “{ref}”: {numbers}. Type more of the "
+                              "case number.",
         "err.missing_question": "Write the question for the judge.",
         "err.missing_place": "Write where the screening was held.",
         "err.no_items": "Tick at least one item that was shown.",
@@ -808,6 +811,11 @@ def error_text(exc: BaseException | str, **details: Any) -> str:
         today = dt.date.today()
         return t("err.bad_date", example=today.isoformat(),
                  example_slash=f"{today.year}/{today.month}/{today.day}")
+    if code == "ambiguous_case":
+        numbers = list_sep().join(str(n) for n in details.get("numbers") or [])
+        if details.get("more"):
+            numbers += "…"
+        return t("err.ambiguous_case", ref=str(details.get("ref", "")), numbers=numbers)
     if code == "no_such_day" and not details.get("last"):
         return t("err.no_such_month")
     if code and has("err." + code):

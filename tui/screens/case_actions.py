@@ -395,7 +395,8 @@ class AskJudgeScreen(FormScreen):
         return errors
 
     def error_field(self, exc: StoreError) -> str | None:
-        return {"doc_not_found": "case", "missing_question": "question",
+        return {"doc_not_found": "case", "ambiguous_case": "case",
+                "missing_question": "question",
                 "too_long": "question"}.get(exc.code)
 
     async def submit(self, values: dict[str, Any]) -> Consultation:
