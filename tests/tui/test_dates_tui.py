@@ -74,3 +74,19 @@ async def test_a_day_that_cannot_be_true_is_refused_in_words(node: Node, lang: s
         await wait_text(pilot, said)
         assert isinstance(app.screen, SessionScreen)
     assert (await node.cases.get(case.doc_id)).sessions == []  # nothing stored
+
+
+@pytest.mark.parametrize(("first", "then_said"), [
+    ("zh", "The date cannot be after today (2026-05-20)"),
+    ("en", "日期不能晚于今天（2026-05-20）"),
+])
+async def test_an_error_shown_is_said_again_after_f8(node: Node, first: str,
+                                                     then_said: str) -> None:
+    case = await old_case(node)
+    app = make_app(node, first, clock=lambda: TODAY)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await session_with_date(app, pilot, case.doc_id, "2026-05-21")
+        await wait_text(pilot, "2026-05-20")
+        await pilot.press("f8")
+        text = await wait_text(pilot, then_said)
+        assert ("日期不能晚于今天" in text) == (first == "en")
