@@ -18,6 +18,7 @@ from store.views import CaseFilter
 from .config import NodeConfig
 
 MAX_PAGE = 500
+AMBIGUOUS_SHOWN = 5  # case numbers named when a short number matches several
 
 
 @dataclass(frozen=True)
@@ -91,9 +92,33 @@ class CaseService:
     async def resolve(self, ref: str) -> str:
         """Doc id of a case given its doc id or its case number (case-insensitive)."""
         found = await self._store.views.find_case(ref)
-        if found is None:
+        if found is not None:
+            return found
+        return await self._resolve_short(ref)
+
+    async def _resolve_short(self, ref: str) -> str:
+        """A case by the end of its number: ``241`` or ``0241`` (the sequence number),
+        ``M6J-0241`` (a suffix). Several matches: ValidationError ``ambiguous_case``
+        with the numbers that match (at most AMBIGUOUS_SHOWN)."""
+        short = ref.strip().upper()
+        if not short or len(short) > 64:
             raise DocNotFound(f"no case {ref}", ref=ref)
-        return found
+        escaped = short.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        if short.isdigit():
+            pattern = "%-" + escaped.zfill(4) if len(short) <= 4 else "%-" + escaped
+        else:
+            head, dash, tail = escaped.rpartition("-")
+            if dash and tail.isdigit() and len(tail) <= 4:  # ZZ9-1 is ZZ9-0001
+                escaped = f"{head}-{tail.zfill(4)}"
+            pattern = "%" + (escaped if escaped.startswith("-") else "-" + escaped)
+        rows = await self._store.views.cases_numbered_like(pattern, limit=AMBIGUOUS_SHOWN + 1)
+        if not rows:
+            raise DocNotFound(f"no case {ref}", ref=ref)
+        if len(rows) > 1:
+            numbers = [str(r[1]) for r in rows[:AMBIGUOUS_SHOWN]]
+            raise ValidationError("ambiguous_case", f"{ref} matches several cases",
+                                  ref=ref, numbers=numbers, more=len(rows) > AMBIGUOUS_SHOWN)
+        return str(rows[0][0])
 
     async def get(self, ref: str) -> Case:
         doc_id = await self.resolve(ref)
@@ -181,7 +206,7 @@ class CaseService:
             if c.answer:
                 out.append(TimelineEntry(c.answered_at, "answer", c.answer,
                                          {"id": cid, "by": c.answered_by}))
-        out.sort(key=lambda e: e.at)
+        out.sort(key=lambda e: casedoc.timeline_key(e.at or ""))
         return out
 
     async def require_open(self, ref: str) -> None:

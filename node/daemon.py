@@ -368,6 +368,12 @@ class Syncer:
             results.append(await self.sync_peer(peer.host, peer.port))
         return results
 
+    def relay_next_try(self) -> float | None:
+        """Seconds until the loop tries the relay again (None: no relay, or no loop)."""
+        if not self.node.config.relay_url or self._stack is None:
+            return None
+        return max(0.0, self._relay.next_at - time.monotonic())
+
     # --- the loop ----------------------------------------------------------------------
     async def _loop(self) -> None:
         while True:

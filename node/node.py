@@ -121,13 +121,15 @@ class Node:
                           last_sync=last_ok, peers=peers, history=log,
                           online=bool(self.syncer and self.syncer.online))
 
-    async def sync_now(self) -> None:
-        """Sync once with the relay and known LAN peers (progress arrives as events)."""
+    async def sync_now(self) -> list[Any]:
+        """Sync once with the relay and known LAN peers (progress arrives as events).
+        Returns the sessions' results (``SessionResult``); empty when there was no one to
+        sync with (no relay configured, no LAN peer found)."""
         if self.syncer is None:
             from .config import ConfigError
 
             raise ConfigError("no_sync", "sync is not running on this node")
-        await self.syncer.sync_now()
+        return list(await self.syncer.sync_now() or [])
 
     async def stats(self, *, on: dt.date | None = None) -> Stats:
         return await compute(self.store, on=on)

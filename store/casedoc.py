@@ -401,6 +401,25 @@ def change_status(doc: Document, new: str, *, note: str = "", by: str = "",
         _transition(tx, old, new, note, by, at)
 
 
+def end_of_day(day: dt.date) -> str:
+    """The last second of ``day`` as a timestamp (UTC, like ``now_iso``)."""
+    return dt.datetime.combine(day, dt.time(23, 59, 59), dt.timezone.utc).isoformat()
+
+
+def timeline_key(at: str) -> str:
+    """Sort key for a date or timestamp: a bare day (older stores, session dates) goes
+    after the timestamps of that day, so the day's events keep their order."""
+    return at if len(at) > 10 else end_of_day(dt.date.fromisoformat(at)) if _is_day(at) else at
+
+
+def _is_day(at: str) -> bool:
+    try:
+        dt.date.fromisoformat(at)
+    except ValueError:
+        return False
+    return True
+
+
 def close_case(doc: Document, *, agreement: str | None = None, note: str = "",
                by: str = "", on: dt.date | None = None) -> None:
     """Close the case; with ``agreement`` text, first record that mediation succeeded.
@@ -417,8 +436,12 @@ def close_case(doc: Document, *, agreement: str | None = None, note: str = "",
     else:
         check_transition(old, CLOSED)
     day = on or dt.date.today()
-    # A closing entered later for an earlier day sits on the timeline at that day.
-    at = day.isoformat() if on is not None else now_iso()
+    # A full timestamp always (a bare day sorted before the day's timestamps, so the
+    # closing listed above the registration). A closing entered later for an earlier day
+    # sits at the end of that day, after what happened on it.
+    at = now_iso()
+    if on is not None and at[:10] != day.isoformat():
+        at = end_of_day(day)
     with doc.transaction() as tx:
         status = old
         if agreement is not None:

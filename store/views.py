@@ -129,6 +129,14 @@ class Views:
                                  "(doc_id = ? OR number = ?) LIMIT 1", (CASE, ref, ref))
         return str(rows[0][0]) if rows else None
 
+    async def cases_numbered_like(self, pattern: str, *, limit: int) -> list[tuple[str, str]]:
+        """(doc id, number) of the cases whose upper-cased number matches the LIKE
+        ``pattern`` (``\\`` escapes), in number order, at most ``limit``."""
+        rows = await self._q(
+            "SELECT doc_id, number FROM records WHERE kind = ? AND upper(number) LIKE ? "
+            "ESCAPE '\\' ORDER BY number LIMIT ?", (CASE, pattern, limit))
+        return [(str(d), str(n)) for d, n in rows]
+
     async def case_numbers(self, scope: str) -> list[str]:
         """The distinct case numbers held in ``scope``."""
         rows = await self._q("SELECT DISTINCT number FROM records WHERE kind = ? AND scope = ?",

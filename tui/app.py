@@ -60,7 +60,6 @@ class VillageCourtApp(App[int]):
                  clock: Callable[[], dt.date] | None = None) -> None:
         super().__init__()
         self.node = node
-        self.lang = i18n.set_language(lang or node.config.language)
         self.today: Callable[[], dt.date] = clock or dt.date.today
         try:
             key: bytes | None = node.home.store_key()
@@ -68,6 +67,8 @@ class VillageCourtApp(App[int]):
             key = None
         self.drafts = Drafts(node.home.path / "drafts", key)
         self.state = UiState(node.home.path / "tui.json")
+        # The language: asked for, else the last F8 choice, else the node's configured one.
+        self.lang = i18n.set_language(lang or self.state.language or node.config.language)
         self.bridge = NodeBridge(self, node)
         self.lan_peers: dict[str, PeerSeen] = {}
         self._answered: set[str] | None = None
@@ -218,15 +219,11 @@ class VillageCourtApp(App[int]):
         self.set_language("en" if self.lang == "zh" else "zh")
 
     def set_language(self, lang: str) -> None:
-        """Switch every visible string, and remember the choice in the node's config."""
+        """Switch every visible string, and remember the choice for the TUI (tui.json;
+        the node's config, and so the command line's language, stays as it is)."""
         self.lang = i18n.set_language(lang)
         self.title = i18n.t("app.title", village=self.node.config.village_name)
-        if self.node.config.language != self.lang:
-            self.node.config.language = self.lang
-            try:
-                self.node.home.save(self.node.config)
-            except OSError:
-                log.warning("cannot save the language to the node config", exc_info=True)
+        self.state.set_language(self.lang)
         for screen in self.screen_stack:
             for widget in screen.query("*"):
                 retranslate = getattr(widget, "retranslate", None)
@@ -235,7 +232,26 @@ class VillageCourtApp(App[int]):
             retranslate = getattr(screen, "retranslate", None)
             if callable(retranslate):
                 retranslate()
+            self._retranslate_errors(screen)
         self.notify(i18n.t("lang.now"), timeout=2)
+
+    @staticmethod
+    def _retranslate_errors(screen: object) -> None:
+        """A form's errors on screen are said again in the new language: the form's own
+        checks run again on what is typed (nothing moves, the focus stays)."""
+        shown = getattr(screen, "_shown_errors", None)
+        if not callable(shown) or not shown():
+            return
+        names = [name for name, _ in shown()]
+        errors = screen.check(screen.values())  # type: ignore[attr-defined]
+        for name in names:
+            if name in errors:
+                screen.set_error(name, errors[name])  # type: ignore[attr-defined]
+        summary = screen.query_one("#form-error")  # type: ignore[attr-defined]
+        if summary.text and errors and "form" not in names:
+            summary.set_error(i18n.t("form.fix", n=len(errors)))
+        elif summary.text and errors:
+            summary.set_error(errors.get("form") or i18n.t("form.fix", n=len(errors)))
 
     # --- navigation (used by every screen) ---------------------------------------------
     def open_case(self, doc_id: str) -> None:

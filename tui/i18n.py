@@ -161,7 +161,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "form.draft_restored": "已恢复上次没填完的内容。按 Ctrl+L 清空重填。",
         "form.fix": "有 {n} 处要改，见红字。",
         "form.saving": "正在保存…",
-        "form.date_hint": "年-月-日",
+        "form.date_hint": "年-月-日，或 11月25日、昨天",
         "reg.heading": "登记新纠纷",
         "reg.title": "纠纷标题",
         "reg.title_ph": "不填就按当事人和类型自动起，如：张三与李四邻里纠纷",
@@ -288,6 +288,17 @@ STRINGS: dict[str, dict[str, str]] = {
         "sync.failed": "同步没有成功：{reason}",
         "sync.result_ok": "成功",
         "sync.relay_label": "县服务器",
+        "sync.nobody": "没有可以同步的对象：还没有设置县服务器，局域网里也没找到别的电脑。"
+                       "记录都安全地存在本机。请技术员运行 villagecourt provision 设置县服务器。",
+        "sync.nobody_lan": "局域网里没有找到别的电脑。",
+        "sync.unreachable": "连不上县服务器（{url}）：网络不通，或服务器没开。",
+        "sync.no_answer": "县服务器 {s} 秒内没有回应。",
+        "sync.last_ok": "上次成功：{when}。",
+        "sync.never_ok": "还没有成功同步过。",
+        "sync.next_try": "{when}会自动再试。",
+        "sync.next_manual": "可以稍后再按 S 重试。",
+        "sync.in_s": "{n} 秒后",
+        "sync.in_min": "约 {n} 分钟后",
         # --- statistics ---------------------------------------------------------------------
         "stats.total": "案件总数",
         "stats.open": "未结案 {n} 件",
@@ -320,8 +331,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "err.no_parties": "请至少填写一位当事人的姓名。",
         "err.bad_headcount": "人数请填0到100000之间的整数。",
         "err.bad_number": "请填一个整数。",
-        "err.bad_date": "日期要写成 年-月-日，例如 {example}。",
-        "err.future_date": "日期不能晚于今天。",
+        "err.bad_date": "看不懂这个日期。可以写 {example}、{example_slash}、11月25日、昨天。",
+        "err.future_date": "日期不能晚于今天（{today}）。",
+        "err.no_such_day": "没有这一天：{year}年{month}月只有{last}天。",
+        "err.no_such_month": "没有这一天：月份只有1到12月。",
+        "err.before_registration": "日期不能早于本案登记的那天（{registered}）。",
         "err.bad_summary": "请写几句本次调解的情况。",
         "err.bad_agreement": "请写下双方达成的协议内容。",
         "err.bad_satisfaction": "满意度请选 1 到 5。",
@@ -334,6 +348,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "err.no_status": "请选择要改成的状态。",
         "err.too_long": "内容太长了，请写得简短一些。",
         "err.doc_not_found": "找不到这个案号，请核对。",
+        "err.ambiguous_case": "有几个案件都对得上“{ref}”：{numbers}。请多写几位案号。",
         "err.missing_question": "请写下要问法官的问题。",
         "err.missing_place": "请填写放映地点。",
         "err.no_items": "请至少勾选一项放映的内容。",
@@ -495,7 +510,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "form.draft_restored": "Restored what you had not saved. Ctrl+L clears the form.",
         "form.fix": "{n} things to fix, shown in red.",
         "form.saving": "Saving…",
-        "form.date_hint": "YYYY-MM-DD",
+        "form.date_hint": "YYYY-MM-DD, 2026/11/5 or yesterday",
         "reg.heading": "Register a dispute",
         "reg.title": "Title",
         "reg.title_ph": "left empty, made from the parties and category",
@@ -623,6 +638,20 @@ STRINGS: dict[str, dict[str, str]] = {
         "sync.failed": "Sync did not work: {reason}",
         "sync.result_ok": "OK",
         "sync.relay_label": "county server",
+        "sync.nobody": "Nobody to sync with: no county server is set up and no other computer "
+                       "was found on the local network. Every record is safe on this computer. "
+                       "Ask the technician to run villagecourt provision to set up the county "
+                       "server.",
+        "sync.nobody_lan": "No other computer was found on the local network.",
+        "sync.unreachable": "Cannot reach the county server ({url}): no network, or the "
+                            "server is down.",
+        "sync.no_answer": "The county server did not answer within {s} s.",
+        "sync.last_ok": "Last success: {when}.",
+        "sync.never_ok": "No sync has worked yet.",
+        "sync.next_try": "It tries again by itself {when}.",
+        "sync.next_manual": "Press S to try again later.",
+        "sync.in_s": "in {n} s",
+        "sync.in_min": "in about {n} min",
         "stats.total": "Cases",
         "stats.open": "{n} open",
         "stats.success": "Mediation success",
@@ -653,8 +682,13 @@ STRINGS: dict[str, dict[str, str]] = {
         "err.no_parties": "Write the name of at least one party.",
         "err.bad_headcount": "People: a whole number from 0 to 100000.",
         "err.bad_number": "Write a whole number.",
-        "err.bad_date": "Write the date as year-month-day, e.g. {example}.",
-        "err.future_date": "The date cannot be after today.",
+        "err.bad_date": "Not a date. Write e.g. {example}, {example_slash}, 11月25日 or "
+                        "yesterday.",
+        "err.future_date": "The date cannot be after today ({today}).",
+        "err.no_such_day": "There is no such day: month {month} of {year} has only {last} days.",
+        "err.no_such_month": "There is no such day: months go from 1 to 12.",
+        "err.before_registration": "The date cannot be before the case was registered "
+                                   "({registered}).",
         "err.bad_summary": "Write a few words about the session.",
         "err.bad_agreement": "Write what the parties agreed.",
         "err.bad_satisfaction": "Choose a satisfaction from 1 to 5.",
@@ -667,6 +701,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "err.no_status": "Choose the new status.",
         "err.too_long": "That is too long; please shorten it.",
         "err.doc_not_found": "No case with this number; please check it.",
+        "err.ambiguous_case": "Several cases match “{ref}”: {numbers}. Type more of the "
+                              "case number.",
         "err.missing_question": "Write the question for the judge.",
         "err.missing_place": "Write where the screening was held.",
         "err.no_items": "Tick at least one item that was shown.",
@@ -780,7 +816,16 @@ def error_text(exc: BaseException | str, **details: Any) -> str:
         return t("err.bad_transition", old=status_label(str(details.get("old", ""))),
                  new=status_label(str(details.get("new", ""))), hint=hint)
     if code == "bad_date":
-        return t("err.bad_date", example=dt.date.today().isoformat())
+        today = dt.date.today()
+        return t("err.bad_date", example=today.isoformat(),
+                 example_slash=f"{today.year}/{today.month}/{today.day}")
+    if code == "ambiguous_case":
+        numbers = list_sep().join(str(n) for n in details.get("numbers") or [])
+        if details.get("more"):
+            numbers += "…"
+        return t("err.ambiguous_case", ref=str(details.get("ref", "")), numbers=numbers)
+    if code == "no_such_day" and not details.get("last"):
+        return t("err.no_such_month")
     if code and has("err." + code):
         return t("err." + code, **details)
     return t("err.unexpected", code=code or type(exc).__name__)

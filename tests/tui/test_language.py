@@ -42,18 +42,20 @@ async def test_toggle_switches_every_page_and_form(node: Node) -> None:
         await pilot.press("f8")
         text = await wait_text(pilot, "登记新纠纷", "纠纷标题", "身份证号", "Ctrl+S 保存")
         assert "Boundary wall" in text and "Register" not in text
-    assert Home(node.home.path).load().language == "zh"
+    assert Home(node.home.path).load().language == "zh"  # never changed
 
 
-async def test_the_choice_is_saved_in_the_node_config(node: Node) -> None:
+async def test_the_choice_is_the_tuis_and_leaves_the_command_line_alone(node: Node) -> None:
     app = make_app(node, clock=lambda: TODAY)
     async with app.run_test(size=SIZE) as pilot:
         await wait_text(pilot, "F1 首页")
         await pilot.press("f8")
         await wait_text(pilot, "F1 Home")
-    assert node.config.language == "en"
-    assert Home(node.home.path).load().language == "en"
-    app = make_app(node, clock=lambda: TODAY)  # no language given: the node's
+    # The node's config (the command line's language) is as it was ...
+    assert node.config.language == "zh"
+    assert Home(node.home.path).load().language == "zh"
+    assert '"language": "en"' in (node.home.path / "tui.json").read_text()
+    app = make_app(node, clock=lambda: TODAY)  # ... and the TUI opens in its last choice
     async with app.run_test(size=SIZE) as pilot:
         text = await wait_text(pilot, "F1 Home")
         assert "首页" not in screen_text(app) and text

@@ -13,6 +13,7 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.widgets import Checkbox, Input, Static, TextArea
 
+from node.dates import check_day as node_check_day
 from store import StoreError, ValidationError
 from store.casedoc import MAX_TEXT, Case
 from store.kinds import Consultation
@@ -21,7 +22,7 @@ from store.records import AGREED, CLOSED, MEDIATING, TRANSITIONS, check_satisfac
 from ..i18n import error_text, list_sep, status_label, t
 from ..widgets.choice import Choice, Option
 from ..widgets.fields import FormRow, TLabel
-from .form import Errors, FormScreen, check_day
+from .form import Errors, FormScreen
 
 
 def _text(values: dict[str, Any], key: str) -> str:
@@ -39,6 +40,31 @@ class _CaseForm(FormScreen):
     def today(self) -> dt.date:
         return self.vc.today()
 
+    def not_before(self) -> dt.date | None:
+        """The first day a date of this form can be: the day the case was registered."""
+        return _day_of(self.case.created_at)
+
+    def day(self, values: dict[str, Any]) -> str:
+        """The date as written (2026/11/5, 11月5日, 昨天...) as the ISO day to store;
+        ValidationError when it cannot be true (see node/dates.py)."""
+        today, first = self.today(), self.not_before()
+        if first is not None and first > today:  # another machine's clock ran ahead
+            first = None
+        return node_check_day(str(values["date"]), today=today, not_before=first)
+
+    def check_date(self, values: dict[str, Any], errors: Errors) -> None:
+        try:
+            self.day(values)
+        except ValidationError as exc:
+            errors["date"] = error_text(exc)
+
+
+def _day_of(iso: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat((iso or "")[:10])
+    except ValueError:
+        return None
+
 
 # --- session ---------------------------------------------------------------------------
 class SessionScreen(_CaseForm):
@@ -49,7 +75,7 @@ class SessionScreen(_CaseForm):
 
     def compose_fields(self) -> ComposeResult:
         yield FormRow("session.date", Input(self.today().isoformat(), id="date",
-                                            compact=True, max_length=10), name="date",
+                                            compact=True, max_length=16), name="date",
                       hint_key="form.date_hint")
         names = list_sep().join(p.name for p in self.case.parties)
         yield FormRow("session.participants", Input(names, id="participants", compact=True),
@@ -74,9 +100,7 @@ class SessionScreen(_CaseForm):
 
     def check(self, values: dict[str, Any]) -> Errors:
         errors: Errors = {}
-        problem = check_day(values["date"], not_after=self.today())
-        if problem:
-            errors["date"] = problem
+        self.check_date(values, errors)
         summary = values["summary"].strip()
         if not summary:
             errors["summary"] = error_text("bad_summary")
@@ -89,7 +113,7 @@ class SessionScreen(_CaseForm):
 
     async def submit(self, values: dict[str, Any]) -> Case:
         return await self.vc.node.cases.log_session(
-            self.case.doc_id, date=values["date"].strip(), participants=values["participants"],
+            self.case.doc_id, date=self.day(values), participants=values["participants"],
             summary=values["summary"], judge_consulted=bool(values["judge"]))
 
     def done_message(self, result: Any) -> str:
@@ -183,7 +207,7 @@ class CloseScreen(_CaseForm):
             yield FormRow("close.agreement", TextArea(id="agreement", compact=True),
                           name="agreement", hint_key="close.agreement_hint")
         yield FormRow("close.date", Input(self.today().isoformat(), id="date", compact=True,
-                                          max_length=10), name="date",
+                                          max_length=16), name="date",
                       hint_key="form.date_hint")
         yield FormRow("close.note", Input(id="note", compact=True), name="note")
 
@@ -203,16 +227,14 @@ class CloseScreen(_CaseForm):
         errors: Errors = {}
         if self.with_agreement and not values["agreement"].strip():
             errors["agreement"] = error_text("bad_agreement")
-        problem = check_day(values["date"], not_after=self.today())
-        if problem:
-            errors["date"] = problem
+        self.check_date(values, errors)
         return errors
 
     def error_field(self, exc: StoreError) -> str | None:
         return {"bad_agreement": "agreement", "bad_date": "date"}.get(exc.code)
 
     async def submit(self, values: dict[str, Any]) -> Case:
-        on = dt.date.fromisoformat(values["date"].strip())
+        on = dt.date.fromisoformat(self.day(values))
         agreement = values["agreement"].strip() if self.with_agreement else None
         return await self.vc.node.cases.close(self.case.doc_id, agreement=agreement,
                                               note=values["note"], on=on)
@@ -248,6 +270,9 @@ class FollowupScreen(_CaseForm):
     def heading(self) -> tuple[str, dict[str, Any]]:
         return "fu.heading", {"number": self.case.number}
 
+    def not_before(self) -> dt.date | None:
+        return _day_of(self.case.closed_at) or super().not_before()
+
     def compose_fields(self) -> ComposeResult:
         pending = self.pending()
         month = self.month if self.month in [m for m, _ in pending] else (
@@ -258,7 +283,7 @@ class FollowupScreen(_CaseForm):
         else:
             yield TLabel("fu.none", classes="hint")
         yield FormRow("fu.date", Input(self.today().isoformat(), id="date", compact=True,
-                                       max_length=10), name="date", hint_key="form.date_hint")
+                                       max_length=16), name="date", hint_key="form.date_hint")
         yield FormRow("fu.outcome", Input(id="outcome", placeholder=t("fu.outcome_ph"),
                                           compact=True), name="outcome")
         yield FormRow("fu.satisfaction", Choice(satisfaction_options(), columns=3, blank="",
@@ -292,9 +317,7 @@ class FollowupScreen(_CaseForm):
         errors: Errors = {}
         if values["month"] is None:
             errors["form"] = error_text("no_followup")
-        problem = check_day(values["date"], not_after=self.today())
-        if problem:
-            errors["date"] = problem
+        self.check_date(values, errors)
         try:
             check_satisfaction(values["satisfaction"])
         except ValidationError as exc:
@@ -306,7 +329,7 @@ class FollowupScreen(_CaseForm):
 
     async def submit(self, values: dict[str, Any]) -> Case:
         return await self.vc.node.cases.record_followup(
-            self.case.doc_id, values["month"], done=values["date"].strip(),
+            self.case.doc_id, values["month"], done=self.day(values),
             outcome=values["outcome"], satisfaction=values["satisfaction"])
 
     def done_message(self, result: Any) -> str:
@@ -372,7 +395,8 @@ class AskJudgeScreen(FormScreen):
         return errors
 
     def error_field(self, exc: StoreError) -> str | None:
-        return {"doc_not_found": "case", "missing_question": "question",
+        return {"doc_not_found": "case", "ambiguous_case": "case",
+                "missing_question": "question",
                 "too_long": "question"}.get(exc.code)
 
     async def submit(self, values: dict[str, Any]) -> Consultation:

@@ -32,12 +32,27 @@ PAGE = 50  # rows per query: 3 screens of a 24-line terminal; filling the table 
 MORE_AT = 15  # fetch the next page when the cursor is this close to the end
 
 
+def category_named(word: str) -> str | None:
+    """The category a typed word names: its code, its label, or the start of one label
+    only (`邻里` for 邻里纠纷, `neighb` for Neighbour disputes), so `邻里` and `邻里纠纷`
+    find the same cases."""
+    w = word.lower()
+    exact = [c for c, (zh, en) in CATEGORIES.items() if w in (c, zh, en.lower())]
+    if exact:
+        return exact[0]
+    if len(w) < (2 if not w.isascii() else 4):
+        return None
+    starts = [c for c, (zh, en) in CATEGORIES.items()
+              if zh.startswith(w) or en.lower().startswith(w)]
+    return starts[0] if len(starts) == 1 else None
+
+
 def split_query(text: str) -> tuple[str, str | None, str | None]:
     """(free text, category, status): words naming a category or status become filters."""
     words, category, status = [], None, None
     for word in text.split():
         w = word.lower()
-        cat = next((c for c, (zh, en) in CATEGORIES.items() if w in (c, zh, en.lower())), None)
+        cat = category_named(w)
         st = next((s for s, (zh, en) in STATUSES.items() if w in (s, zh, en.lower())), None)
         if cat and category is None:
             category = cat

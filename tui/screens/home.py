@@ -21,7 +21,14 @@ from .guard import when_shown
 from .pane import Pane
 
 WAITING = (REGISTERED, AGREED, FAILED)  # statuses where the next step is the director's
-SHOWN = 4  # rows per list: the three lists fit one 80x24 screen; the rest scroll
+SHOWN = 4  # rows per list at 80x24: the three lists fit one screen; the rest scroll
+CHROME = 16  # lines of a 24-line screen that are not list rows (tabs, headings, bars)
+
+
+def rows_shown(height: int) -> int:
+    """Rows per list for a terminal ``height`` lines high: a larger terminal shows more
+    (the three lists share what is left after the headings and bars)."""
+    return max(SHOWN, (height - CHROME) // 3)
 VISITS_COUNTED = 500  # due visits counted for the heading (a village has far fewer)
 LISTED = 50  # rows put in each list (it scrolls); more is the Cases page's job
 
@@ -121,8 +128,13 @@ class HomePane(Pane):
         table = self.query_one(f"#{table_id}", NavTable)
         table.set_rows(rows)
         table.display = bool(rows)
-        table.styles.height = min(len(rows), SHOWN)
+        table.styles.height = min(len(rows), rows_shown(self.app.size.height))
         self.query_one(f"#{table_id}-none").display = not rows
+
+    def on_resize(self) -> None:
+        for table in self.query(NavTable):
+            if table.display:
+                table.styles.height = min(table.row_count, rows_shown(self.app.size.height))
 
     @on(DataTable.RowSelected, "#home-visits")
     def _visit(self, event: DataTable.RowSelected) -> None:

@@ -7,6 +7,7 @@ ConfigError("no_sync"), which is said as what it means for the director."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from rich.table import Table
@@ -26,6 +27,9 @@ from .guard import when_shown
 from .pane import Pane
 
 HISTORY_SHOWN = 30
+# "Sync now" always ends within this: a result, or a plain reason. The sessions go on
+# being retried by the sync loop in the background.
+SYNC_WAIT_S = 15.0
 
 
 def peer_name(peer_id: str, label: str | None) -> str:
@@ -39,6 +43,12 @@ def first_sentence(text: str) -> str:
         if stop in text:
             return text.split(stop, 1)[0] + stop.strip()
     return text
+
+
+def wait_text(seconds: float) -> str:
+    """How long until the next try, in words (at least the loop's one-second tick)."""
+    s = max(1, int(seconds + 0.5))
+    return t("sync.in_s", n=s) if s < 120 else t("sync.in_min", n=(s + 30) // 60)
 
 
 def result_text(entry: dict[str, Any]) -> Text:
@@ -56,6 +66,7 @@ class SyncPane(Pane):
         super().__init__()
         self.message = ""  # the last progress or result line
         self.running = False
+        self._finished = False
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="sync-body"):
@@ -130,6 +141,7 @@ class SyncPane(Pane):
         if self.running:
             return
         self.running = True
+        self._finished = False  # a SyncFinished seen during this run
         self.message = t("sync.starting")
         self._progress()
         self.query_one("#sync-now", Button).disabled = True
@@ -139,9 +151,13 @@ class SyncPane(Pane):
     @when_shown
     async def _run_sync(self) -> None:
         try:
-            await self.vc.node.sync_now()
+            results = await asyncio.wait_for(self.vc.node.sync_now(), SYNC_WAIT_S)
+            if results or not self._finished:  # else: the session's own word stands
+                self.message = await self._outcome(results)
         except ConfigError as exc:
             self.message = error_text(exc)
+        except asyncio.TimeoutError:
+            self.message = await self._outcome(None)
         except Exception as exc:  # noqa: BLE001 — a sync error must never take the app down
             self.message = t("sync.failed", reason=error_text(exc))
         finally:
@@ -150,6 +166,34 @@ class SyncPane(Pane):
                 self.query_one("#sync-now", Button).disabled = False
                 self._progress()
         self.reload()
+
+    async def _outcome(self, results: list[Any] | None) -> str:
+        """What "sync now" came to, and what to do: nobody to sync with (no relay set up:
+        the technician runs provision), or a failure with the last success and the next
+        try. ``None``: no answer within SYNC_WAIT_S."""
+        node = self.vc.node
+        if results is not None and not results:
+            return t("sync.nobody") if not node.config.relay_url else t("sync.nobody_lan")
+        failed = [r for r in results or [] if not r.ok]
+        if results and not failed:
+            return t("sync.ok", sent=sum(r.counters.docs_sent for r in results),
+                     received=sum(r.counters.docs_changed for r in results))
+        if results is None:
+            reason = t("sync.no_answer", s=int(SYNC_WAIT_S))
+        else:
+            err = failed[0].error
+            details = getattr(err, "details", None) or {}
+            reason = (t("sync.unreachable", url=node.config.relay_url)
+                      if details.get("reason") == "connect_failed"
+                      else error_text(str(getattr(err, "code", "") or "sync_error")))
+        status = await node.sync_status()
+        last = (t("sync.last_ok", when=ago(status.last_sync)) if status.last_sync
+                else t("sync.never_ok"))
+        syncer = node.syncer
+        next_in = getattr(syncer, "relay_next_try", lambda: None)()
+        after = (t("sync.next_try", when=wait_text(next_in)) if next_in is not None
+                 else t("sync.next_manual"))
+        return "\n".join([t("sync.failed", reason=reason), last + " " + after])
 
     def on_sync_activity(self, event: Any) -> None:
         """Called by the main screen for each ``NodeBridge.SyncActivity``."""
@@ -160,6 +204,7 @@ class SyncPane(Pane):
             self.message = t("sync.running", peer=peer_name(event.peer, event.peer),
                              sent=event.sent, received=event.received)
         elif isinstance(event, SyncFinished):
+            self._finished = True
             self.message = (t("sync.ok", sent=event.sent, received=event.received) if event.ok
                             else t("sync.failed", reason=error_text(event.error_code
                                                                     or "sync_error")))
