@@ -170,3 +170,21 @@ async def test_demo_data_is_dated_by_the_clock(demo: Node) -> None:
     due = await demo.followups.due(on=TODAY)
     assert all(dt.date.fromisoformat(v.due_date) <= TODAY + dt.timedelta(days=7) for v in due)
     assert await demo.cases.count() == 60
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_home_and_cases_at_120_by_40(demo: Node, lang: str, tmp_path: Path) -> None:
+    """The larger terminal's pictures (docs/tui.md): home's lists and the case list grow
+    into the space instead of leaving it blank."""
+    folder = out_dir(tmp_path)
+    app = make_app(demo, lang, clock=lambda: TODAY)
+    app.animation_level = "none"
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_text(pilot, "F1")
+        for name, keys, zh, en in SCREENS[:2]:
+            await pilot.press(*keys)
+            needles = zh if lang == "zh" else en
+            await wait_text(pilot, *needles)
+            shoot(app, folder, f"{name}-120x40-{lang}", *needles)
+        table = app.screen.query_one(CasesPane).query_one("DataTable")
+        assert table.size.height > SIZE[1] - 4  # the list is taller than the 80×24 screen
