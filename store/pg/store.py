@@ -6,7 +6,9 @@ answers as the SQLite ``Store``; only the SQL and the locking differ:
 
 - Every write transaction first takes ``pg_advisory_xact_lock(WRITE_LOCK)``: writers are
   serialised across every program on the database (two relays, a migration tool), and
-  within one program an asyncio lock keeps them in line. The lock goes with COMMIT or
+  within one program an asyncio lock keeps them in line. A writer waits for another
+  program's lock at most ``busy_timeout_ms`` (``lock_timeout``), then StoreLocked, as
+  SQLite's busy timeout. The lock goes with COMMIT or
   ROLLBACK, so every transaction that took a seq <= the stored top has committed when a
   reader sees that top (the feed's rule 2).
 - A write, once started, runs to its end even if its caller is cancelled
@@ -35,7 +37,7 @@ import asyncpg
 from automerge.core import Document
 
 from .. import amdoc
-from ..db import run_to_end
+from ..db import DEFAULT_BUSY_TIMEOUT_MS, run_to_end
 from ..docs import new_doc_id
 from ..errors import DocNotFound, StoreError, ValidationError
 from ..projection import Projection, Tokenizer
@@ -100,8 +102,10 @@ class PgStore:
     ``path`` is the directory of the store's side files (bundle peers' certificates)."""
 
     def __init__(self, pool: asyncpg.Pool, where: str, path: Path, sealer: Sealer,
-                 store_id: str, tok: Tokenizer) -> None:
+                 store_id: str, tok: Tokenizer,
+                 busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> None:
         self.path = path
+        self._busy_timeout_ms = int(busy_timeout_ms)
         self.where = where
         self._pool = pool
         self._sealer = sealer
@@ -117,6 +121,7 @@ class PgStore:
     # --- life cycle ------------------------------------------------------------------
     @classmethod
     async def open(cls, dsn: str, *, key: bytes | None, path: Path | str,
+                   busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
                    pool_max: int = POOL_MAX) -> "PgStore":
         where = database_name(dsn)
         path = Path(path)
@@ -134,7 +139,8 @@ class PgStore:
             if isinstance(exc, (asyncpg.PostgresError, OSError, asyncpg.InterfaceError)):
                 raise translate(exc, where) from exc
             raise
-        return cls(pool, where, path, Sealer(key), store_id, Tokenizer(search_key(key)))
+        return cls(pool, where, path, Sealer(key), store_id, Tokenizer(search_key(key)),
+                   busy_timeout_ms)
 
     async def close(self) -> None:
         async with self._lock:
@@ -183,7 +189,9 @@ class PgStore:
         try:
             async with self._pool.acquire() as c:
                 async with c.transaction():
+                    await c.execute(f"SET LOCAL lock_timeout = {self._busy_timeout_ms}")
                     await c.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
+                    await c.execute("SET LOCAL lock_timeout = 0")
                     result = await fn(c)
         except BaseException as exc:
             self._cache.clear()  # cached docs may hold changes that did not commit
