@@ -45,9 +45,9 @@ from automerge.core import Document
 
 from . import amdoc
 from .db import DEFAULT_BUSY_TIMEOUT_MS, open_db, run_to_end, translate, translated
-from .errors import CorruptDoc, DocNotFound, StoreError, ValidationError
-from .projection import Projection, Tokenizer, party_names, project, search_sql
-from .records import CASE, CONSULTATION, KINDS, check_scope
+from .errors import DocNotFound, StoreError, ValidationError
+from .projection import Projection, Tokenizer, search_sql
+from .records import KINDS, check_scope
 from .scopeset import ScopeSet
 from .sealed import Sealer, search_key
 from .types import (
@@ -59,15 +59,14 @@ from .types import (
     load_document,
     now_iso,
     pack_heads,
-    unpack_heads,
 )
 from .views import Views
+from .writeplan import MAX_TAIL_CHUNKS as MAX_TAIL_CHUNKS
+from .writeplan import plan_merge, plan_writes, project_doc
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-MAX_TAIL_CHUNKS = 32  # chunks before a document is saved whole again
-MIN_COMPACT_BYTES = 4096  # below this, a tail never triggers compaction by size
 CACHE_DOCS = 512  # loaded documents kept in memory (a case is a few KB)
 SQL_BATCH = 500  # ids per IN (...) list, well under SQLite's 32,766 parameters
 SYNC_LOG_KEEP = 1000  # sessions kept in sync_log
@@ -215,84 +214,50 @@ class Store:
             return []
         first = await self._next_seqs(c, len(items))
         now = now_iso()
-        inserts, snapshots, tails, tail_updates, drop_tails = [], [], [], [], []
-        records, followups, metas = [], [], []
-        cases = {w.doc_id: w.doc for w in items if w.kind == CASE}
-        for i, w in enumerate(items):
-            seq = first + i
-            heads = pack_heads(w.doc.get_heads())
-            if w.old is None:
-                snapshot = self._sealer.seal(w.doc_id, w.doc.save())
-                inserts.append((w.doc_id, w.kind, w.scope, snapshot, heads, seq, now,
-                                w.last_from))
-            else:
-                old_heads, tail_count, tail_bytes, snap_len = w.old
-                chunk = b"".join(ch.bytes for ch in w.doc.get_changes(unpack_heads(old_heads)))
-                if (tail_count + 1 > MAX_TAIL_CHUNKS
-                        or tail_bytes + len(chunk) > max(snap_len, MIN_COMPACT_BYTES)):
-                    drop_tails.append((w.doc_id,))
-                    snapshots.append((self._sealer.seal(w.doc_id, w.doc.save()), heads, seq, now,
-                                      w.last_from, w.doc_id))
-                else:
-                    tails.append((w.doc_id, tail_count, self._sealer.seal(w.doc_id, chunk)))
-                    tail_updates.append((heads, seq, now, w.last_from, len(chunk), w.doc_id))
-            proj = await self._project(c, w.doc_id, w.kind, w.doc, now, cases)
-            r = proj.row
-            records.append((w.doc_id, w.kind, w.scope, r["parent"], r["number"], r["title"],
-                            r["category"], r["status"], r["village"], r["created_at"],
-                            r["updated_at"], r["closed_at"], r["outcome"], r["search"],
-                            r["tokens"]))
-            followups += [(w.doc_id, m, due, done, sat) for m, due, done, sat in proj.followups]
-            self._remember(w.doc_id, heads, w.doc)
-            metas.append(DocMeta(w.doc_id, w.kind, w.scope, heads, seq, now, w.last_from))
-        if inserts:
+        plan = await plan_writes(
+            items, first, now, self._sealer,
+            lambda w, cases: self._project(c, w.doc_id, w.kind, w.doc, now, cases),
+            self._remember)
+        if plan.inserts:
             await c.executemany(
                 "INSERT INTO docs(doc_id, kind, scope, snapshot, heads, seq, updated_at, "
-                "last_from) VALUES(?,?,?,?,?,?,?,?)", inserts)
-        if drop_tails:
-            await c.executemany("DELETE FROM doc_tail WHERE doc_id = ?", drop_tails)
-        if snapshots:
+                "last_from) VALUES(?,?,?,?,?,?,?,?)", plan.inserts)
+        if plan.drop_tails:
+            await c.executemany("DELETE FROM doc_tail WHERE doc_id = ?", plan.drop_tails)
+        if plan.snapshots:
             await c.executemany(
                 "UPDATE docs SET snapshot = ?, heads = ?, seq = ?, updated_at = ?, "
-                "last_from = ?, tail_count = 0, tail_bytes = 0 WHERE doc_id = ?", snapshots)
-        if tails:
-            await c.executemany("INSERT INTO doc_tail(doc_id, n, chunk) VALUES(?,?,?)", tails)
+                "last_from = ?, tail_count = 0, tail_bytes = 0 WHERE doc_id = ?", plan.snapshots)
+        if plan.tails:
+            await c.executemany("INSERT INTO doc_tail(doc_id, n, chunk) VALUES(?,?,?)", plan.tails)
             await c.executemany(
                 "UPDATE docs SET heads = ?, seq = ?, updated_at = ?, last_from = ?, "
                 "tail_count = tail_count + 1, tail_bytes = tail_bytes + ? WHERE doc_id = ?",
-                tail_updates)
+                plan.tail_updates)
         await c.executemany(
             "INSERT OR REPLACE INTO records(doc_id, kind, scope, parent, number, title, "
             "category, status, village, created_at, updated_at, closed_at, outcome, search, "
-            "tokens) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", records)
-        if any(w.old is not None for w in items):
-            await c.executemany("DELETE FROM followups WHERE doc_id = ?",
-                                [(w.doc_id,) for w in items if w.old is not None])
-        if followups:
+            "tokens) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", plan.records)
+        if plan.refollow:
+            await c.executemany("DELETE FROM followups WHERE doc_id = ?", plan.refollow)
+        if plan.followups:
             await c.executemany(
                 "INSERT INTO followups(doc_id, month, due_date, done_date, satisfaction) "
-                "VALUES(?,?,?,?,?)", followups)
-        return metas
+                "VALUES(?,?,?,?,?)", plan.followups)
+        return plan.metas
 
     async def _project(self, c: aiosqlite.Connection, doc_id: str, kind: str, doc: Document,
                        updated_at: str, cases: dict[str, Document]) -> Projection:
-        """The projection of a document; a consultation's text is redacted of the party
-        names of its case (in this batch, cached or stored; none if not here yet)."""
-        try:
-            data = amdoc.read(doc)
-            names: list[str] = []
-            case_id = data.get("case_id") if kind == CONSULTATION else None
-            if isinstance(case_id, str) and case_id:
-                case = cases.get(case_id) or (self._cache.get(case_id) or (None, None))[1]
-                if case is None:
-                    case = (await self._load_docs(c, [case_id])).get(case_id)
-                names = party_names(amdoc.read(case)) if case is not None else []
-            return project(kind, data, updated_at, self._tok, names)
-        except StoreError:
-            raise
-        except Exception as exc:  # e.g. nesting too deep to read back (RecursionError)
-            raise CorruptDoc(f"document {doc_id} cannot be read back: "
-                             f"{type(exc).__name__}", doc_id=doc_id) from exc
+        """The projection of a document (store/writeplan.py's ``project_doc``), its case
+        looked for in this batch, the cache, then the store."""
+
+        async def find_case(case_id: str) -> Document | None:
+            case = cases.get(case_id) or (self._cache.get(case_id) or (None, None))[1]
+            if case is None:
+                case = (await self._load_docs(c, [case_id])).get(case_id)
+            return case
+
+        return await project_doc(doc_id, kind, doc, updated_at, self._tok, find_case)
 
     def _remember(self, doc_id: str, heads: bytes, doc: Document) -> None:
         self._cache[doc_id] = (heads, doc)
@@ -454,48 +419,7 @@ class Store:
 
         async def run(c: aiosqlite.Connection) -> list[DocMeta]:
             have = await self._load_many_for_write(c, [inc.doc_id for inc in incoming])
-            writes: list[Write] = []
-            seen: set[str] = set()
-            for inc in incoming:
-                if inc.kind not in KINDS:
-                    raise ValidationError("bad_kind", f"unknown record kind {inc.kind!r}",
-                                          doc_id=inc.doc_id)
-                check_scope(inc.scope)
-                if inc.doc_id in seen:
-                    raise ValidationError("duplicate_doc", "a document appears twice in a batch",
-                                          doc_id=inc.doc_id)
-                seen.add(inc.doc_id)
-                try:
-                    theirs = Document.load(inc.data)
-                except Exception as exc:  # Automerge raises its own types for bad bytes
-                    raise CorruptDoc(f"document {inc.doc_id} from {origin} does not load: {exc}",
-                                     doc_id=inc.doc_id) from exc
-                their_heads = inc.heads or pack_heads(theirs.get_heads())
-                existing, old, merged = have.get(inc.doc_id, (None, None, theirs))
-                if existing is None and not theirs.get_heads():
-                    # An empty document is never a record (create() refuses one too).
-                    raise CorruptDoc(f"document {inc.doc_id} from {origin} is empty",
-                                     doc_id=inc.doc_id)
-                if existing is not None and (existing.kind, existing.scope) != (inc.kind,
-                                                                               inc.scope):
-                    raise ValidationError(
-                        "kind_scope_changed",
-                        f"document {inc.doc_id} is a {existing.kind} in {existing.scope}; "
-                        f"the sender claims {inc.kind} in {inc.scope}",
-                        doc_id=inc.doc_id,
-                    )
-                if check is not None:
-                    check(inc, existing)
-                if existing is not None:
-                    merged.merge(theirs)
-                    new_heads = pack_heads(merged.get_heads())
-                    if new_heads == existing.heads:
-                        continue
-                else:
-                    new_heads = their_heads
-                # The sender holds exactly these heads: no need to offer the doc back to it.
-                last_from = origin if new_heads == their_heads else None
-                writes.append(Write(inc.doc_id, inc.kind, inc.scope, merged, old, last_from))
+            writes = plan_merge(incoming, have, origin, check)
             changed.extend(await self._write_docs(c, writes))
             if checkpoint is not None:
                 peer_id, received_seq, scope_fp = checkpoint

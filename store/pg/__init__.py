@@ -1,5 +1,6 @@
 """The document store on PostgreSQL (asyncpg), for the county relay and the tiers above it.
 
-Built so far: the schema and its numbered migrations (``migrate.py``, ``schema/``). The
-``DocumentStore`` on top of them is the next step (docs/decisions.md, 2026-12-03).
+``store.py``: ``PgStore``, the ``DocumentStore`` (docs/architecture.md); ``migrate.py`` and
+``schema/``: its numbered migrations; ``errors.py``: server errors as the store's own.
+Its named queries (``views``) and the relay's wiring are the next steps.
 """
