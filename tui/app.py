@@ -265,6 +265,13 @@ class VillageCourtApp(App[int]):
 
         self.push_screen(RegisterCaseScreen(), registered)
 
+    def show_tab(self, tab: str) -> None:
+        """Back to the main screen (leaving the case pages above it), on page ``tab``."""
+        main = self.main()
+        while self.screen is not main and len(self.screen_stack) > 2:
+            self.pop_screen()
+        main.action_show_tab(tab)
+
     def ask_judge(self) -> None:
         self.push_screen(AskJudgeScreen())
 

@@ -92,15 +92,28 @@ def timeline_text(entry: TimelineEntry) -> str:
 CASE_ACTIONS = ("session", "status", "close_case", "followup", "ask", "edit")
 
 
+# The main screen's pages, by key (as on its tabs): here too F1-F6 go to them.
+PAGE_KEYS = (("f1", "home"), ("f2", "cases"), ("f3", "consult"), ("f4", "education"),
+             ("f5", "sync"), ("f6", "stats"))
+
+
 class CaseDetailScreen(Screen[None]):
+    # The keys that open a form are priority bindings: they act the moment they arrive,
+    # so the keys typed right after them are held for the form (VillageCourtApp.hold_keys)
+    # instead of reaching this page while the form is being built. This screen has no
+    # field of its own that a letter could be meant for.
     BINDINGS = [
         Binding("escape", "back", "key.back", key_display="Esc"),
-        Binding("s", "session", "key.session", key_display="S"),
-        Binding("t", "status", "key.status", key_display="T"),
-        Binding("c", "close_case", "key.close_case", key_display="C"),
-        Binding("v", "followup", "key.followup", key_display="V"),
-        Binding("a", "ask", "key.ask", key_display="A"),
-        Binding("e", "edit", "key.edit_case", key_display="E"),
+        Binding("s", "session", "key.session", key_display="S", priority=True),
+        Binding("t", "status", "key.status", key_display="T", priority=True),
+        Binding("c", "close_case", "key.close_case", key_display="C", priority=True),
+        Binding("v", "followup", "key.followup", key_display="V", priority=True),
+        Binding("a", "ask", "key.ask", key_display="A", priority=True),
+        Binding("e", "edit", "key.edit_case", key_display="E", priority=True),
+        Binding("ctrl+n", "new_case", "key.new_case", key_display="Ctrl+N", show=False,
+                priority=True),
+        *(Binding(key, f"show_tab('{tab}')", f"tab.{tab}", show=False)
+          for key, tab in PAGE_KEYS),
     ]
 
     def __init__(self, doc_id: str) -> None:
@@ -218,6 +231,13 @@ class CaseDetailScreen(Screen[None]):
 
     def action_back(self) -> None:
         self.dismiss(None)
+
+    def action_show_tab(self, tab: str) -> None:
+        """F1-F6: back to the main screen, on that page."""
+        self.vc.show_tab(tab)
+
+    def action_new_case(self) -> None:
+        self.vc.new_case()
 
     def action_session(self) -> None:
         if self.case:

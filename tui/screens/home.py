@@ -1,5 +1,6 @@
 """Home: today's work. Warnings from the county first (when there are any), then the
-follow-up visits due or overdue, new answers from the judge, and open cases waiting for
+follow-up visits due today or late, the visits coming up this week and this month
+(即将回访, in date order), new answers from the judge, and open cases waiting for
 the director's next step. Enter on a row does that step."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
 from node import CaseRow, DueVisit
+from node.followups import DUE_SOON_DAYS
 from store.records import AGREED, FAILED, REGISTERED
 
 from ..i18n import due_text, short_date, short_label, t
@@ -29,6 +31,7 @@ def rows_shown(height: int) -> int:
     """Rows per list for a terminal ``height`` lines high: a larger terminal shows more
     (the three lists share what is left after the headings and bars)."""
     return max(SHOWN, (height - CHROME) // 3)
+UPCOMING_DAYS = 30  # 即将回访: the visits of the coming month (this week's marked 本周)
 VISITS_COUNTED = 500  # due visits counted for the heading (a village has far fewer)
 LISTED = 50  # rows put in each list (it scrolls); more is the Cases page's job
 
@@ -39,6 +42,7 @@ class HomePane(Pane):
     def __init__(self) -> None:
         super().__init__()
         self.visits: list[DueVisit] = []
+        self.upcoming: list[DueVisit] = []
         self.waiting: list[CaseRow] = []
         self.answers: list[str] = []
 
@@ -52,6 +56,12 @@ class HomePane(Pane):
                             ("when", "col.status", None)],
                            id="home-visits", classes="home", header=False)
             yield TLabel("home.followups_none", classes="empty", id="home-visits-none")
+            yield TLabel("home.upcoming_n", classes="section", id="h-upcoming", week=0, n=0)
+            yield NavTable([("number", "col.number", None), ("title", "col.title", 26),
+                            ("visit", "col.visit", None), ("due", "col.due", None),
+                            ("when", "col.when", None)],
+                           id="home-upcoming", classes="home", header=False)
+            yield TLabel("home.upcoming_none", classes="empty", id="home-upcoming-none")
             yield TLabel("home.answers_n", classes="section", id="h-answers", n=0)
             yield NavTable([("number", "col.number", None), ("answer", "col.answer", 46),
                             ("when", "col.when", None)], id="home-answers", classes="home",
@@ -75,7 +85,11 @@ class HomePane(Pane):
     async def reload(self) -> None:
         node = self.vc.node
         today = self.vc.today()
-        visits = await node.followups.due(on=today, limit=VISITS_COUNTED)
+        planned = await node.followups.due(on=today, within_days=UPCOMING_DAYS,
+                                           limit=VISITS_COUNTED)
+        # Due today or late: to do now. The rest of the month: 即将回访, in date order.
+        visits = [v for v in planned if v.days_overdue >= 0]
+        upcoming = [v for v in planned if v.days_overdue < 0]
         answered = await node.consultations.newly_answered(limit=20)
         fresh = [c for c in answered if c.doc_id not in self.vc.state.seen_answers]
         waiting: list[CaseRow] = []
@@ -108,6 +122,19 @@ class HomePane(Pane):
              [v.number, fit(v.title, 26), t("month_visit", m=v.month), v.due_date,
               Text(due_text(v.days_overdue), style="bold red" if v.overdue else "")])
             for v in visits[:LISTED]])
+        self.upcoming = upcoming
+        week = sum(1 for v in upcoming if -v.days_overdue <= DUE_SOON_DAYS)
+        many = len(planned) >= VISITS_COUNTED
+        self.query_one("#h-upcoming", TLabel).set_key(
+            "home.upcoming_n", week=f"{week}+" if many else week,
+            n=f"{len(upcoming)}+" if many else len(upcoming))
+        self._fill("home-upcoming", [
+            (f"{v.doc_id}:{v.month}",
+             [v.number, fit(v.title, 26), t("month_visit", m=v.month), v.due_date,
+              Text(t("home.this_week" if -v.days_overdue <= DUE_SOON_DAYS
+                     else "home.this_month") + " · " + due_text(v.days_overdue),
+                   style="bold" if -v.days_overdue <= DUE_SOON_DAYS else "")])
+            for v in upcoming[:LISTED]])
         self.answers = [c.doc_id for c in fresh]
         self.query_one("#h-answers", TLabel).set_key("home.answers_n", n=len(fresh))
         self._fill("home-answers", [
@@ -137,6 +164,7 @@ class HomePane(Pane):
                 table.styles.height = min(table.row_count, rows_shown(self.app.size.height))
 
     @on(DataTable.RowSelected, "#home-visits")
+    @on(DataTable.RowSelected, "#home-upcoming")
     def _visit(self, event: DataTable.RowSelected) -> None:
         key = str(event.row_key.value or "")
         doc_id, _, month = key.rpartition(":")
