@@ -268,9 +268,17 @@ class VillageCourtApp(App[int]):
     def show_tab(self, tab: str) -> None:
         """Back to the main screen (leaving the case pages above it), on page ``tab``."""
         main = self.main()
+        # The main screen gives the focus back to its last focused widget when it shows
+        # again, and a focused widget brings its own tab forward: so the focus goes into
+        # the page asked for first, then the case pages go.
+        main.action_show_tab(tab)
+        pane = main.pane(tab)
+        first = next((w for w in pane.query("*") if w.can_focus), None)
+        if first is not None:
+            main.set_focus(first, scroll_visible=False)
         while self.screen is not main and len(self.screen_stack) > 2:
             self.pop_screen()
-        main.action_show_tab(tab)
+        pane.focus_default()
 
     def ask_judge(self) -> None:
         self.push_screen(AskJudgeScreen())

@@ -80,6 +80,7 @@ async def test_keys_typed_right_after_s_land_in_the_session_form(node: Node) -> 
         await on_case_page(pilot, case.doc_id)
         burst(pilot, ["s", *"tcvae"])  # letters that are also this page's keys
         await wait_for(pilot, lambda: isinstance(app.screen, SessionScreen)
+                       and not app.holding_keys
                        and app.screen.query_one("#summary", TextArea).text == "tcvae",
                        what="the letters in the session's summary")
         assert app.keys_replayed == 5
@@ -94,6 +95,7 @@ async def test_keys_typed_right_after_a_land_in_the_question(node: Node) -> None
         await on_case_page(pilot, case.doc_id)
         burst(pilot, ["a", *"set"])
         await wait_for(pilot, lambda: isinstance(app.screen, AskJudgeScreen)
-                       and "set" in str(app.screen.values()), what="the typed question")
+                       and not app.holding_keys and "set" in str(app.screen.values()),
+                       what="the typed question")
         await pilot.pause(0.2)
         assert isinstance(app.screen, AskJudgeScreen)

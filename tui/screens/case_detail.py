@@ -112,7 +112,7 @@ class CaseDetailScreen(Screen[None]):
         Binding("e", "edit", "key.edit_case", key_display="E", priority=True),
         Binding("ctrl+n", "new_case", "key.new_case", key_display="Ctrl+N", show=False,
                 priority=True),
-        *(Binding(key, f"show_tab('{tab}')", f"tab.{tab}", show=False)
+        *(Binding(key, f"show_tab('{tab}')", f"tab.{tab}", show=False, priority=True)
           for key, tab in PAGE_KEYS),
     ]
 
