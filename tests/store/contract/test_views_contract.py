@@ -231,3 +231,27 @@ def test_an_unknown_dialect_is_refused(tmp_path: Path) -> None:
         return []
     with pytest.raises(ValueError, match="dialect"):
         Views(run, Tokenizer(b"k" * 32), dialect="oracle")
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_the_python_date_arithmetic_answers_as_sqlites_did(pair: Pair) -> None:
+    """The week and day arithmetic moved out of SQL gives what SQLite's date() and
+    julianday() gave (the SQL the named queries had before)."""
+    q = pair.sqlite.query
+    week = "date(created_at, '+8 hours', '-6 days', 'weekday 1')"
+    before = await q(f"SELECT village, category, {week} AS wk, count(*) FROM records "
+                     "WHERE kind = ? AND created_at >= ? AND created_at < ? AND village IS NOT "
+                     "NULL GROUP BY village, category, wk", (records.CASE, START, END))
+    assert await pair.sqlite.views.case_week_counts(START, END, tz_hours=8) == before
+    weeks = dict(await q(f"SELECT doc_id, {week} FROM records WHERE kind = ? "
+                         "AND created_at >= ?", (records.CASE, START)))
+    since = await pair.sqlite.views.cases_since(START, tz_hours=8)
+    assert {r[0]: r[3] for r in since} == weeks and len(weeks) > 10
+    for grace in (0, 3, 7, 30):
+        (on_time,), = await q(
+            "SELECT coalesce(sum(done_date IS NOT NULL AND julianday(done_date) - "
+            "julianday(due_date) <= ?), 0) FROM followups WHERE due_date <= ?",
+            (grace, TODAY.isoformat()))
+        figures = await pair.sqlite.views.followup_figures(TODAY.isoformat(), grace_days=grace)
+        assert figures[2] == on_time
+    assert 0 < figures[2] <= figures[1] <= figures[0]
