@@ -119,6 +119,9 @@ def _queries(p: dict[str, Any]) -> dict[str, Query]:
         "village_titles": lambda v: v.village_titles(),
         "cases_all": lambda v: v.cases(f_all),
         "cases_word": lambda v: v.cases(f_word),
+        # a party's full name and an ID number: matched by token (the tokens column)
+        "cases_name": lambda v: v.cases(CaseFilter(text=p["name"])),
+        "cases_id_number": lambda v: v.cases(CaseFilter(text=p["id_number"])),
         "cases_page": lambda v: v.cases(f_some, limit=7, offset=3),
         "cases_blank": lambda v: v.cases(f_none, limit=5),
         "case_count": lambda v: v.case_count(f_word),
@@ -153,7 +156,8 @@ def _queries(p: dict[str, Any]) -> dict[str, Query]:
 
 
 QUERIES = list(_queries({k: "" for k in ("word", "category", "case_id", "case_ids", "number",
-                                          "like", "scope", "content_word")}))
+                                          "like", "scope", "content_word", "name",
+                                          "id_number")}))
 # Answers that are rightly empty or zero on the demo data (the rest must hold something,
 # so that two empty answers do not pass for two equal ones).
 EMPTY = {"doc_exists_missing"}
@@ -167,6 +171,8 @@ async def _params(pair: Pair) -> dict[str, Any]:
     first = rows[0]
     content = await v.content(published_only=False)
     text = (await pair.sqlite.read(content[0][0]))
+    party = (await pair.sqlite.read(str(first[0])))["parties"][0]
+    assert party["name"] and party["id_number"]
     return {
         "word": str(first[2])[:2],  # two characters of a Chinese title
         "category": str(first[3]),
@@ -176,6 +182,8 @@ async def _params(pair: Pair) -> dict[str, Any]:
         "like": str(first[1]).upper()[:-1] + "%",
         "scope": pair.node.config.scope,
         "content_word": str(text.get("title", ""))[:2],
+        "name": str(party["name"]),
+        "id_number": str(party["id_number"]),
     }
 
 
