@@ -309,15 +309,16 @@ def project(kind: str, data: dict[str, Any], updated_at: str, tok: Tokenizer,
 
 
 def search_sql(query: str, tok: Tokenizer, *, search: str = "search",
-               tokens: str = "tokens") -> tuple[list[str], list[Any]]:
-    """WHERE clauses (to AND together) and their parameters for a typed query."""
+               tokens: str = "tokens", find: str = "instr") -> tuple[list[str], list[Any]]:
+    """WHERE clauses (to AND together) and their parameters for a typed query; ``find`` is
+    the dialect's position-of-substring function (SQLite's instr, PostgreSQL's strpos)."""
     where: list[str] = []
     args: list[Any] = []
     for toks, sub in search_terms(query, tok):
-        alts = [f"instr({tokens}, ?) > 0" for _ in toks]
+        alts = [f"{find}({tokens}, ?) > 0" for _ in toks]
         args += [f" {t} " for t in toks]
         if sub is not None:
-            alts.append(f"instr({search}, ?) > 0")
+            alts.append(f"{find}({search}, ?) > 0")
             args.append(sub)
-        where.append("(" + " OR ".join(alts) + ")" if alts else "0")
+        where.append("(" + " OR ".join(alts) + ")" if alts else "1 = 0")
     return where, args

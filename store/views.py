@@ -2,9 +2,12 @@
 own tables, for node services, sync and the relay.
 
 The layers above never write SQL (tests/test_layering.py): they call one of these methods
-by name, with plain parameters, and get plain rows back. Each backend has its own
-``Views`` (the SQL dialect differs: SQLite here, store/pg for PostgreSQL); the names, the
-parameters and the rows are the same, so a caller works on either. The one exception is
+by name, with plain parameters, and get plain rows back. Both backends run this one
+``Views``: the SQL is what SQLite and PostgreSQL share (CASE WHEN rather than a sum of
+booleans; week and day arithmetic done here in Python on the ISO strings), and the one
+word that differs, the substring search (instr / strpos), is ``dialect``'s. The names,
+the parameters and the rows are the same on both, so a caller works on either
+(tests/store/contract/test_views_contract.py). The one exception is
 the county dashboard's figures, whose SQL lives in one relay module
 (relay/dashboard/queries.py) and runs through ``Store.query``.
 
@@ -13,6 +16,8 @@ A row is a tuple in the column order the method's docstring gives.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Sequence
 
@@ -20,6 +25,8 @@ from .projection import Tokenizer, search_sql
 from .records import CASE, CONSULTATION, CONTENT, SCREENING, VILLAGE, WARNING
 
 Row = tuple[Any, ...]
+FIND = {"sqlite": "instr", "postgresql": "strpos"}
+"""The position-of-substring function of each SQL dialect."""
 Run = Callable[[str, Sequence[Any]], Awaitable[list[Row]]]
 
 CASE_ROW = ("doc_id", "number", "title", "category", "status", "village", "created_at",
@@ -39,17 +46,15 @@ class CaseFilter:
     open_only: bool = False
 
 
-def tz_modifier(tz_hours: int) -> str:
-    """SQLite's date modifier for a fixed offset (``+8 hours``); only an int gets in."""
-    return f"{int(tz_hours):+d} hours"
-
-
 class Views:
-    """The named queries on one SQLite store (see the module docstring)."""
+    """The named queries on one store (see the module docstring)."""
 
-    def __init__(self, run: Run, tok: Tokenizer) -> None:
+    def __init__(self, run: Run, tok: Tokenizer, *, dialect: str = "sqlite") -> None:
+        if dialect not in FIND:
+            raise ValueError(f"unknown SQL dialect {dialect!r}")
         self._q = run
         self._tok = tok
+        self._find = FIND[dialect]
 
     # --- the store's own tables -------------------------------------------------------
     async def doc_count(self) -> int:
@@ -99,7 +104,7 @@ class Views:
             where.append("status != 'closed'")
         # Every word: a substring of the text without personal data (works for Chinese
         # without a word segmenter), or a phone, ID number or party name by its token.
-        terms, term_args = search_sql(f.text, self._tok)
+        terms, term_args = search_sql(f.text, self._tok, find=self._find)
         return " AND ".join(where + terms), args + term_args
 
     async def cases(self, f: CaseFilter, *, limit: int | None = None,
@@ -134,7 +139,7 @@ class Views:
         ``pattern`` (``\\`` escapes), in number order, at most ``limit``."""
         rows = await self._q(
             "SELECT doc_id, number FROM records WHERE kind = ? AND upper(number) LIKE ? "
-            "ESCAPE '\\' ORDER BY number LIMIT ?", (CASE, pattern, limit))
+            "ESCAPE '\\' ORDER BY number, doc_id LIMIT ?", (CASE, pattern, limit))
         return [(str(d), str(n)) for d, n in rows]
 
     async def case_numbers(self, scope: str) -> list[str]:
@@ -150,25 +155,29 @@ class Views:
 
     async def closed_and_agreed(self, *, closed: str, agreed: str) -> tuple[int, int]:
         """Cases with status ``closed``, and those of them with outcome ``agreed``."""
-        (n, a), = await self._q("SELECT count(*), coalesce(sum(outcome = ?), 0) FROM records "
+        (n, a), = await self._q("SELECT count(*), coalesce(sum(CASE WHEN outcome = ? THEN 1 "
+                                "ELSE 0 END), 0) FROM records "
                                 "WHERE kind = ? AND status = ?", (agreed, CASE, closed))
         return int(n), int(a)
 
     async def case_week_counts(self, start: str, end: str, *, tz_hours: int) -> list[Row]:
         """(village, category, Monday of the week in local time, count) of the cases
         registered in [start, end) (UTC ISO bounds)."""
-        return await self._q(
-            f"SELECT village, category, {_week('created_at', tz_hours)} AS wk, count(*) "
-            "FROM records WHERE kind = ? AND created_at >= ? AND created_at < ? "
-            "AND village IS NOT NULL GROUP BY village, category, wk", (CASE, start, end))
+        rows = await self._q(
+            "SELECT village, category, created_at FROM records WHERE kind = ? "
+            "AND created_at >= ? AND created_at < ? AND village IS NOT NULL",
+            (CASE, start, end))
+        counts = Counter((v, c, week_of(at, tz_hours)) for v, c, at in rows)
+        return [(v, c, wk, n) for (v, c, wk), n in sorted(counts.items(), key=_group_key)]
 
     async def cases_since(self, start: str, *, tz_hours: int) -> list[Row]:
         """(doc_id, village, category, Monday of the week, seq of the document) of the
         cases registered since ``start`` (a UTC ISO bound)."""
-        return await self._q(
-            f"SELECT r.doc_id, r.village, r.category, {_week('r.created_at', tz_hours)}, d.seq "
+        rows = await self._q(
+            "SELECT r.doc_id, r.village, r.category, r.created_at, d.seq "
             "FROM records r JOIN docs d ON d.doc_id = r.doc_id "
-            "WHERE r.kind = ? AND r.created_at >= ?", (CASE, start))
+            "WHERE r.kind = ? AND r.created_at >= ? ORDER BY r.doc_id", (CASE, start))
+        return [(d, v, c, week_of(at, tz_hours), int(seq)) for d, v, c, at, seq in rows]
 
     # --- follow-up visits -------------------------------------------------------------
     async def due_visits(self, horizon: str, *, limit: int) -> list[Row]:
@@ -177,18 +186,23 @@ class Views:
         return await self._q(
             "SELECT f.doc_id, r.number, r.title, f.month, f.due_date FROM followups f "
             "JOIN records r ON r.doc_id = f.doc_id WHERE r.kind = ? AND f.done_date IS NULL "
-            "AND f.due_date <= ? ORDER BY f.due_date, r.number LIMIT ?", (CASE, horizon, limit))
+            "AND f.due_date <= ? ORDER BY f.due_date, r.number, f.doc_id, f.month LIMIT ?",
+            (CASE, horizon, limit))
 
     async def followup_figures(self, day: str, *, grace_days: int
                                ) -> tuple[int, int, int, float | None]:
         """Visits due by ``day``: (due, done, done within ``grace_days`` of the due date,
         mean satisfaction)."""
-        (due, done, on_time, sat), = await self._q(
-            "SELECT count(*), count(done_date), "
-            "coalesce(sum(done_date IS NOT NULL AND julianday(done_date) - julianday(due_date)"
-            " <= ?), 0), avg(satisfaction) FROM followups WHERE due_date <= ?",
-            (grace_days, day))
-        return int(due), int(done), int(on_time), sat
+        (due, done, sat), = await self._q(
+            "SELECT count(*), count(done_date), avg(satisfaction) FROM followups "
+            "WHERE due_date <= ?", (day,))
+        pairs = await self._q("SELECT due_date, done_date FROM followups WHERE due_date <= ? "
+                              "AND done_date IS NOT NULL", (day,))
+        on_time = sum(1 for due_on, done_on in pairs
+                      if (lag := days_between(due_on, done_on)) is not None
+                      and lag <= grace_days)
+        # PostgreSQL's avg of integers is a numeric (Decimal); SQLite's a float.
+        return int(due), int(done), on_time, None if sat is None else float(sat)
 
     # --- consultations ----------------------------------------------------------------
     async def consultations(self, *, status: str | None = None, parent: str | None = None,
@@ -202,7 +216,8 @@ class Views:
         if parent:
             where.append("parent = ?")
             args.append(parent)
-        order = "created_at" if oldest_first else "coalesce(closed_at, created_at) DESC"
+        order = ("created_at, doc_id" if oldest_first
+                 else "coalesce(closed_at, created_at) DESC, doc_id")
         sql = f"SELECT doc_id FROM records WHERE {' AND '.join(where)} ORDER BY {order}"
         if limit is not None:
             sql += " LIMIT ?"
@@ -212,7 +227,8 @@ class Views:
     async def answered_since(self, since: str, *, limit: int) -> list[str]:
         """Doc ids of consultations answered after ``since``, newest first."""
         rows = await self._q("SELECT doc_id FROM records WHERE kind = ? AND status = 'answered' "
-                             "AND coalesce(closed_at, '') > ? ORDER BY closed_at DESC LIMIT ?",
+                             "AND coalesce(closed_at, '') > ? "
+                             "ORDER BY closed_at DESC, doc_id LIMIT ?",
                              (CONSULTATION, since, limit))
         return [str(r[0]) for r in rows]
 
@@ -237,7 +253,8 @@ class Views:
             where.append("(village = ? OR village = '*')")
             args.append(village)
         order = "updated_at" if by_update else "created_at"
-        sql = f"SELECT doc_id FROM records WHERE {' AND '.join(where)} ORDER BY {order} DESC"
+        sql = (f"SELECT doc_id FROM records WHERE {' AND '.join(where)} "
+               f"ORDER BY {order} DESC, doc_id")
         if limit is not None:
             sql += " LIMIT ?"
             args.append(limit)
@@ -280,10 +297,10 @@ class Views:
             where.append("category = ?")
             args.append(topic)
         for word in words:
-            where.append("instr(search, ?) > 0")
+            where.append(f"{self._find}(search, ?) > 0")
             args.append(word)
         sql = f"SELECT doc_id, scope FROM records WHERE {' AND '.join(where)} " \
-              "ORDER BY created_at DESC"
+              "ORDER BY created_at DESC, doc_id"
         if limit is not None:
             sql += " LIMIT ?"
             args.append(limit)
@@ -292,12 +309,12 @@ class Views:
     async def content_topics(self) -> list[tuple[str, int]]:
         """(topic, published items) by most items."""
         rows = await self._q("SELECT category, count(*) FROM records WHERE kind = ? AND "
-                             "status = 'published' GROUP BY 1 ORDER BY 2 DESC", (CONTENT,))
+                             "status = 'published' GROUP BY 1 ORDER BY 2 DESC, 1", (CONTENT,))
         return [(str(t), int(n)) for t, n in rows]
 
     async def screenings(self, *, limit: int) -> list[str]:
         rows = await self._q("SELECT doc_id FROM records WHERE kind = ? "
-                             "ORDER BY created_at DESC LIMIT ?", (SCREENING, limit))
+                             "ORDER BY created_at DESC, doc_id LIMIT ?", (SCREENING, limit))
         return [str(r[0]) for r in rows]
 
     async def screening_figures(self) -> tuple[int, int]:
@@ -308,6 +325,37 @@ class Views:
         return int(n), int(people)
 
 
-def _week(column: str, tz_hours: int) -> str:
-    """The Monday (local time) of an ISO timestamp column."""
-    return f"date({column}, '{tz_modifier(tz_hours)}', '-6 days', 'weekday 1')"
+def _instant(value: Any) -> dt.datetime | None:
+    """An ISO timestamp or date as a UTC datetime (no offset: UTC); None if it is not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        at = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return at.replace(tzinfo=dt.timezone.utc) if at.tzinfo is None \
+        else at.astimezone(dt.timezone.utc)
+
+
+def week_of(value: Any, tz_hours: int) -> str | None:
+    """The Monday (in local time, UTC + ``tz_hours``) of the week of an ISO timestamp, as
+    an ISO date; None for a value that is not a timestamp."""
+    at = _instant(value)
+    if at is None:
+        return None
+    day = (at + dt.timedelta(hours=int(tz_hours))).date()
+    return (day - dt.timedelta(days=day.weekday())).isoformat()
+
+
+def days_between(first: Any, then: Any) -> float | None:
+    """Days from one ISO date or timestamp to another (fractions for times of day); None
+    when either is not one."""
+    a, b = _instant(first), _instant(then)
+    if a is None or b is None:
+        return None
+    return (b - a).total_seconds() / 86400
+
+
+def _group_key(item: tuple[tuple[Any, Any, Any], int]) -> tuple[str, ...]:
+    """Order of (village, category, week) groups, None first (as SQLite's GROUP BY)."""
+    return tuple("" if v is None else "\x01" + str(v) for v in item[0])

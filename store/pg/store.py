@@ -17,9 +17,10 @@ answers as the SQLite ``Store``; only the SQL and the locking differ:
 - Reads go through the pool on any connection: each statement sees committed data only.
 - Errors come out as StoreErrors with the SQLite backend's codes (store/pg/errors.py).
 
-``views`` runs store/views.py's named queries with ``?`` placeholders rewritten as
-``$n``: the portable ones (doc_exists, find_case, counts, titles) work; the dashboard's
-date arithmetic is SQLite's and has no PostgreSQL version yet (docs/architecture.md).
+``views`` runs store/views.py's named queries (dialect "postgresql": strpos for instr)
+with ``?`` placeholders rewritten as ``$n``; they give the SQLite store's rows
+(tests/store/contract/test_views_contract.py). The county dashboard's own SQL
+(relay/dashboard/queries.py) is still SQLite's (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ class PgStore:
         self._cache: OrderedDict[str, tuple[bytes, Document]] = OrderedDict()
         self._listeners: list[Callable[[Committed], None]] = []
         self._closed = False
-        self.views = Views(self.query, self._tok)
+        self.views = Views(self.query, self._tok, dialect="postgresql")
 
     # --- life cycle ------------------------------------------------------------------
     @classmethod
