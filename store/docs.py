@@ -51,6 +51,7 @@ from .records import KINDS, check_scope
 from .scopeset import ScopeSet
 from .sealed import Sealer, search_key
 from .types import (
+    CommitListeners,
     Committed,
     DocMeta,
     FeedPage,
@@ -82,7 +83,7 @@ def new_doc_id() -> str:
     return b.hex()
 
 
-class Store:
+class Store(CommitListeners):
     """See the module docstring. Open with ``await Store.open(path, key=...)``."""
 
     def __init__(self, path: Path, w: aiosqlite.Connection, r: aiosqlite.Connection,
@@ -138,18 +139,6 @@ class Store:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
-
-    def subscribe(self, listener: Callable[[Committed], None]) -> Callable[[], None]:
-        """Call ``listener`` after every commit; returns an unsubscribe function."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
-
-    def _notify(self, event: Committed) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(event)
-            except Exception:  # a broken listener must not undo a commit
-                log.exception("store listener failed")
 
     # --- the write path ---------------------------------------------------------------
     async def _write(self, fn: Callable[[aiosqlite.Connection], Awaitable[T]],

@@ -10,8 +10,9 @@ the store's own error.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable
 
 from automerge.core import Document
 
@@ -88,3 +89,22 @@ def load_document(doc_id: str, chunks: list[bytes]) -> Document:
         return Document.load(b"".join(chunks))
     except Exception as exc:  # Automerge raises its own types for bad bytes
         raise CorruptDoc(f"record {doc_id} does not load: {exc}", doc_id=doc_id) from exc
+
+
+class CommitListeners:
+    """Who is told after each commit, the same for every backend: ``subscribe`` returns
+    an unsubscribe function; a listener that fails is logged and never undoes a commit."""
+
+    _listeners: list[Callable[[Committed], None]]
+
+    def subscribe(self, listener: Callable[[Committed], None]) -> Callable[[], None]:
+        """Call ``listener`` after every commit; returns an unsubscribe function."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def _notify(self, event: Committed) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:  # a broken listener must not undo a commit
+                logging.getLogger(type(self).__module__).exception("store listener failed")

@@ -46,6 +46,7 @@ from ..records import KINDS, check_scope
 from ..scopeset import ScopeSet
 from ..sealed import Sealer, search_key
 from ..types import (
+    CommitListeners,
     Committed,
     DocMeta,
     FeedPage,
@@ -98,7 +99,7 @@ def database_name(dsn: str) -> str:
     return urlsplit(dsn).path.lstrip("/") or "postgres"
 
 
-class PgStore:
+class PgStore(CommitListeners):
     """See the module docstring. Open with ``await PgStore.open(dsn, key=..., path=...)``;
     ``path`` is the directory of the store's side files (bundle peers' certificates)."""
 
@@ -154,18 +155,6 @@ class PgStore:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
-
-    def subscribe(self, listener: Callable[[Committed], None]) -> Callable[[], None]:
-        """Call ``listener`` after every commit; returns an unsubscribe function."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
-
-    def _notify(self, event: Committed) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(event)
-            except Exception:  # a broken listener must not undo a commit
-                log.exception("store listener failed")
 
     # --- reading helpers ---------------------------------------------------------------
     async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
