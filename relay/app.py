@@ -26,7 +26,7 @@ from typing import AsyncIterator
 
 from aiohttp import WSCloseCode, web
 
-from store import Store
+from store import DocumentStore, describe_location
 from sync.tls import serve_tls, server_context
 
 from . import keys
@@ -83,10 +83,9 @@ def create_app(home: Path | RelayHome, *, tls: bool = True,
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
         await asyncio.to_thread(h.tighten)  # a home made by an older version: 0755/0644
-        key = await asyncio.to_thread(h.store_key)
-        app[keys.STORE] = await Store.open(h.store_file, key=key)
-        log.info("event=relay_started county=%s store=%s", cfg.county,
-                 app[keys.STORE].store_id)
+        app[keys.STORE] = await h.open_store(cfg)
+        log.info("event=relay_started county=%s store=%s at=%s", cfg.county,
+                 app[keys.STORE].store_id, describe_location(h.store_location(cfg)))
         yield
         await app[keys.STORE].close()
 
@@ -122,7 +121,7 @@ class RunningRelay:
     server: asyncio.Server | None = None
 
     @property
-    def store(self) -> Store:
+    def store(self) -> DocumentStore:
         return self.app[keys.STORE]
 
     async def stop(self) -> None:

@@ -34,8 +34,8 @@ def relay_bundle(args: argparse.Namespace,
     signer = relay_signer(home)
 
     async def main() -> int:
-        store = await Store.open(home.store_file, key=home.store_key())
-        blobs = await BlobStore.open(home.store_file, home.path / "blobs", floor=0)
+        store = await home.open_store()
+        blobs = await BlobStore.open(home.blob_index_file, home.path / "blobs", floor=0)
         try:
             return await run(store, signer, blobs)
         finally:

@@ -55,9 +55,8 @@ def _home(args: argparse.Namespace) -> Any:
 
 
 async def _open(home: Any) -> Any:
-    from store import Store
 
-    return await Store.open(home.store_file, key=home.store_key())
+    return await home.open_store()
 
 
 def _filters(args: argparse.Namespace) -> CaseFilter:

@@ -44,6 +44,7 @@ def guarded(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Names
     """A relay command whose refusals (no relay here, a bad code, a used token...) are one
     line on stderr in the command's language, exit 1."""
     def wrapped(args: argparse.Namespace) -> int:
+        from store import StoreError
         from sync.enrolment import EnrolError
 
         from .accounts import AccountError
@@ -51,7 +52,7 @@ def guarded(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Names
 
         try:
             return fn(args)
-        except (RelayConfigError, EnrolError, AccountError, records.ValidationError) as exc:
+        except (RelayConfigError, EnrolError, AccountError, StoreError) as exc:
             log.info("relay command failed: %s", exc)
             lang = lang_of(args)
             details = getattr(exc, "details", {}) or {}
@@ -79,18 +80,39 @@ def _error_values(exc: BaseException, details: dict[str, Any]) -> dict[str, Any]
 
 
 def cmd_relay_init(args: argparse.Namespace) -> int:
+    from store import describe_location
+
     lang = lang_of(args)
     home = _home(args)
+    if args.store:
+        # The database is reached (and its tables made) before anything is written here.
+        asyncio.run(_check_database(args.store))
     cfg = home.init(args.county, host=args.host, port=args.port, public_url=args.url,
-                    force=args.force)
+                    store=args.store, force=args.force)
     if args.json:
         emit_json({"county": cfg.county, "home": str(home.path), "relay_id": cfg.relay_id,
-                   "public_url": cfg.public_url})
+                   "public_url": cfg.public_url,
+                   "store": describe_location(home.store_location(cfg))})
         return 0
     print(t(lang, "init_done", county=cfg.county, home=home.path, relay_id=cfg.relay_id))
+    if args.store:
+        print(t(lang, "init_store", store=describe_location(args.store)))
     if not cfg.public_url:
         print(t(lang, "init_no_url"), file=sys.stderr)
     return 0
+
+
+async def _check_database(url: str) -> None:
+    """Open the database store once (migrating it) and close it: a StoreError if not."""
+    import tempfile
+
+    from store import open_store
+    from store.location import check_database_url
+
+    check_database_url(url)
+    with tempfile.TemporaryDirectory() as side:
+        store = await open_store(url, key=None, side_dir=Path(side))
+        await store.close()
 
 
 def cmd_relay_serve(args: argparse.Namespace) -> int:
@@ -161,11 +183,10 @@ def cmd_relay_token(args: argparse.Namespace) -> int:
 
 
 async def _taken_short_ids(home: "RelayHome", county: str, village: str) -> set[str]:
-    from store import Store
 
     from .enrol import taken_short_ids
 
-    store = await Store.open(home.store_file, key=home.store_key())
+    store = await home.open_store()
     try:
         return await taken_short_ids(store, county, village)
     finally:
@@ -199,7 +220,6 @@ def cmd_relay_enrol_file(args: argparse.Namespace) -> int:
 
 
 def cmd_relay_revoke(args: argparse.Namespace) -> int:
-    from store import Store
 
     from .revoke import revoke
 
@@ -208,7 +228,7 @@ def cmd_relay_revoke(args: argparse.Namespace) -> int:
     cfg = home.load()
 
     async def run() -> int:
-        store = await Store.open(home.store_file, key=home.store_key())
+        store = await home.open_store()
         try:
             version = await revoke(store, home.ca, cfg.county, args.node_id, args.reason or "")
         finally:
@@ -236,6 +256,10 @@ def add_commands(sub: Any) -> None:
                    help=f"the port nodes reach the relay on (default {DEFAULT_PORT})")
     s.add_argument("--url", default="", help="the address nodes use, e.g. "
                                              "wss://relay.example:8765/v1/sync")
+    s.add_argument("--store", default="", metavar="URL",
+                   help="keep the documents in PostgreSQL: postgresql://USER@HOST:PORT/DB "
+                        "(default: the embedded SQLite file store.db; a password may come "
+                        "from PGPASSWORD or ~/.pgpass instead of the URL)")
     s.add_argument("--force", action="store_true")
     s.set_defaults(func=cmd_relay_init)
     s = rsub.add_parser("serve", help="run the relay (in the foreground; Ctrl+C stops it)")

@@ -2,7 +2,9 @@
 
     <home>/config.json      county, relay id, listen address, session cap
                             (max_sessions, busy_retry_s; docs/operations.md)
-    <home>/store.db         the county's store (every village's records)
+    <home>/store.db         the county's store (every village's records), unless
+                            config.json names a PostgreSQL database (``store``); then it
+                            keeps only the index of the media files in <home>/blobs
     <home>/keys/store.key   key sealing documents at rest (0600)
 
 Every folder of the home is 0700 and every file 0600; ``RelayHome.tighten`` (run when the
@@ -19,8 +21,9 @@ from pathlib import Path
 
 import platformdirs
 
-from store import new_key, records
+from store import DocumentStore, StoreError, new_key, open_store, records
 from store.files import private_dir, tighten, write_private
+from store.location import check_database_url
 from sync.scopes import Identity
 
 from .ca import CountyCA
@@ -48,6 +51,7 @@ class RelayConfig:
     public_url: str = ""  # what nodes dial, e.g. wss://relay.county.example:8765/v1/sync
     max_sessions: int = DEFAULT_MAX_SESSIONS
     busy_retry_s: int = DEFAULT_BUSY_RETRY_S
+    store: str = ""  # "" = the embedded SQLite store.db; else a postgresql:// URL
 
     @property
     def identity(self) -> Identity:
@@ -101,12 +105,38 @@ class RelayHome:
         except (ValueError, TypeError) as exc:
             raise RelayConfigError("bad_config",
                                    f"{self.config_file} is not valid: {exc}") from None
+        if not isinstance(cfg.store, str):
+            raise RelayConfigError("bad_config", f"{self.config_file}: store must be a "
+                                   "postgresql:// URL or empty")
+        if cfg.store:
+            try:
+                check_database_url(cfg.store)
+            except StoreError as exc:
+                raise RelayConfigError("bad_config", f"{self.config_file}: {exc}") from None
         for name in ("max_sessions", "busy_retry_s"):
             value = getattr(cfg, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise RelayConfigError("bad_config", f"{self.config_file}: {name} must be a "
                                        f"whole number of at least 1, not {value!r}")
         return cfg
+
+    def store_location(self, cfg: RelayConfig | None = None) -> str | Path:
+        """The county's document store: store.db, or the database config.json names."""
+        cfg = cfg or self.load()
+        return cfg.store or self.store_file
+
+    async def open_store(self, cfg: RelayConfig | None = None) -> DocumentStore:
+        """Open the county's document store, wherever config.json says it lives."""
+        cfg = cfg or self.load()
+        return await open_store(self.store_location(cfg), key=self.store_key(),
+                                side_dir=self.path / "store-files")
+
+    @property
+    def blob_index_file(self) -> Path:
+        """The index of the media blocks in <home>/blobs: always a SQLite file here, as it
+        describes files on this machine's disk (store.db, beside the documents when they
+        are embedded)."""
+        return self.store_file
 
     def store_key(self) -> bytes:
         return (self.keys_dir / "store.key").read_bytes()
@@ -120,13 +150,16 @@ class RelayHome:
         return self.path / "enrol.db"
 
     def init(self, county: str, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-             public_url: str = "", force: bool = False) -> RelayConfig:
-        """Create the relay home: store key, county CA and the relay's certificate."""
+             public_url: str = "", store: str = "", force: bool = False) -> RelayConfig:
+        """Create the relay home: store key, county CA and the relay's certificate.
+        ``store`` is a postgresql:// URL for a database store ("" = embedded SQLite)."""
         if self.exists() and not force:
             raise RelayConfigError("relay_exists", f"a relay already exists at {self.path}")
         records.check_code(county, "county")
+        if store:
+            check_database_url(store)
         cfg = RelayConfig(county=county, relay_id="relay-" + secrets.token_hex(6), host=host,
-                          port=port, public_url=public_url)
+                          port=port, public_url=public_url, store=store)
         private_dir(self.path)
         private_dir(self.keys_dir)
         key_file = self.keys_dir / "store.key"

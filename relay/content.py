@@ -39,7 +39,7 @@ def blob_root(home: RelayHome) -> Path:
 
 
 async def open_blobs(home: RelayHome) -> BlobStore:
-    return await BlobStore.open(home.store_file, blob_root(home), floor=0)
+    return await BlobStore.open(home.blob_index_file, blob_root(home), floor=0)
 
 
 async def add_item(store: Store, blobs: BlobStore, county: str, files: list[Path], *,

@@ -17,7 +17,6 @@ from .messages import lang_of, t
 
 
 def _run(args: argparse.Namespace, fn: Any) -> int:
-    from store import Store
 
     from .config import RelayHome, default_relay_home
     from .content import open_blobs
@@ -27,7 +26,7 @@ def _run(args: argparse.Namespace, fn: Any) -> int:
     cfg = home.load()
 
     async def main() -> int:
-        store = await Store.open(home.store_file, key=home.store_key())
+        store = await home.open_store()
         blobs = await open_blobs(home)
         try:
             return int(await fn(store, blobs, cfg.county))

@@ -349,7 +349,7 @@ async def build_county(home: RelayHome, vocab: ModuleType, *, villages: int = 24
               "screenings": 0, "content": 0}
     busy = {s.village for s in spikes} | {demo.group_village}
     seen = _sync_times(codes, busy, clock, random.Random(seed + 1))
-    store = await Store.open(home.store_file, key=home.store_key())
+    store = await home.open_store()
     try:
         batch = _Batch(store)
         for i, (code, name) in enumerate(vs):

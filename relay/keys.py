@@ -6,7 +6,7 @@ import weakref
 
 from aiohttp import web
 
-from store import Store
+from store import DocumentStore
 from sync.transport_ws import WsTransport
 
 from .ca import CountyCA
@@ -15,7 +15,7 @@ from .enrol import TokenStore
 from .metrics import Metrics
 
 CONFIG = web.AppKey("config", RelayConfig)
-STORE = web.AppKey("store", Store)
+STORE = web.AppKey("store", DocumentStore)
 SESSIONS = web.AppKey("sessions", weakref.WeakSet[WsTransport])
 METRICS = web.AppKey("metrics", Metrics)
 CA = web.AppKey("ca", CountyCA)

@@ -81,6 +81,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "no_relay": "这里还没有中继：请先运行 villagecourt relay init --county 县代码",
         "bad_relay_config": "中继配置文件已损坏：{path}",
         "relay_exists": "这里已经有一个中继：{path}",
+        "bad_location": "数据库地址应写成 postgresql://用户@主机:端口/数据库名，而不是 {location}",
+        "store_io": "连不上中继的数据库 {database}（服务器没开、地址不对，或网络断了）。",
+        "store_readonly": "中继的数据库 {database} 不让写入（用户没有权限，或只读）。",
+        "not_a_store": "数据库 {database} 不是本系统的中继数据库，或还没有建好。",
+        "newer_schema": "中继的数据库由更新版本的 villagecourt 写过，请先升级本程序。",
+        "store_locked": "中继的数据库正被其他程序占用，请稍后再试。",
+        "init_store": "文档存放在数据库 {store}",
         "bad_duration": "有效期写法不对：例如 30m、24h、7d。",
         "bad_code": "代码“{value}”只能包含字母、数字、- 或 _（最多32位）。",
         "account_error": "账号操作失败：{reason}",
@@ -160,6 +167,19 @@ MESSAGES: dict[str, dict[str, str]] = {
         "no_relay": "no relay here: first run villagecourt relay init --county CODE",
         "bad_relay_config": "the relay's configuration file is damaged: {path}",
         "relay_exists": "a relay already exists here: {path}",
+        "bad_location": "a database is given as postgresql://USER@HOST:PORT/DATABASE, "
+                        "not {location}",
+        "store_io": "cannot reach the relay's database {database} (the server is down, the "
+                    "address is wrong, or the network is cut).",
+        "store_readonly": "the relay's database {database} refuses writes (the user lacks "
+                          "the rights, or it is read-only).",
+        "not_a_store": "database {database} is not a villagecourt relay database, or not "
+                       "set up yet.",
+        "newer_schema": "the relay's database was written by a newer villagecourt: upgrade "
+                        "this program first.",
+        "store_locked": "the relay's database is busy with another program; try again "
+                        "shortly.",
+        "init_store": "documents are kept in the database {store}",
         "bad_duration": "durations are written like 30m, 24h, 7d.",
         "bad_code": "code \"{value}\" may hold letters, digits, - or _ (at most 32).",
         "account_error": "account change failed: {reason}",
@@ -196,7 +216,7 @@ _ERROR_KEYS = {"bad_config": "bad_relay_config"}
 
 def error_text(lang: str, exc: BaseException, **values: Any) -> str:
     """One line for an error with a ``code`` (RelayConfigError, EnrolError, AccountError,
-    the store's ValidationError), in ``lang``; its English message when the code is not
+    the store's errors), in ``lang``; its English message when the code is not
     one of ours (the log keeps the details either way)."""
     code = str(getattr(exc, "code", "") or "")
     key = _ERROR_KEYS.get(code, code)

@@ -11,6 +11,7 @@ translate for people; the message is for logs and developers.
     ├── StoreReadOnly      the store file or its folder cannot be written
     ├── StoreIOError       the operating system failed to read or write the file
     ├── StoreInternal      any other SQLite error (a bug of ours: the message says which)
+    ├── BadLocation        a store's location (a database URL) is not one we can open
     ├── DocNotFound        no document with that id
     ├── CorruptDoc         stored bytes do not load as an Automerge document
     └── ValidationError    a record edit breaks a domain rule (bad category, transition...)
@@ -55,6 +56,10 @@ class StoreIOError(StoreError):
 
 class StoreInternal(StoreError):
     code = "store_internal"
+
+
+class BadLocation(StoreError):
+    code = "bad_location"
 
 
 class DocNotFound(StoreError):

@@ -24,13 +24,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Iterator
 
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 
 from node import Node
+
+from .pgcluster import Cluster, database, start_cluster
 
 SOAK_FACTOR = int(os.environ.get("HYPOTHESIS_SOAK_FACTOR", "20"))
 
@@ -78,3 +80,18 @@ async def node(tmp_path: Path) -> AsyncIterator[Node]:
         yield n
     finally:
         await n.close()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """One PostgreSQL server for the whole run (each test makes its own database)."""
+    cluster = start_cluster()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+async def pg_dsn(pg_cluster: Cluster) -> AsyncIterator[str]:
+    """A fresh, empty database on the tests' server; dropped afterwards."""
+    async with database(pg_cluster) as dsn:
+        yield dsn

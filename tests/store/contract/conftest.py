@@ -10,11 +10,9 @@ CHECKPOINT (tables, indexes, WAL).
 
 from __future__ import annotations
 
-import contextlib
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import AsyncIterator, Iterator
+from typing import AsyncIterator
 
 import asyncpg
 import pytest
@@ -22,7 +20,7 @@ import pytest
 from store import DocumentStore, Store, new_key
 from store.pg.store import PgStore
 
-from .pgcluster import Cluster, start_cluster
+from ...pgcluster import Cluster, database
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -76,40 +74,12 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
             await store.close()  # a second close of a closed store is harmless
         return
     b.cluster = request.getfixturevalue("pg_cluster")
-    async with _database(b.cluster) as b.dsn:
+    async with database(b.cluster) as b.dsn:
         yield b
         for store in b.opened:
             await store.close()
 
 
-@contextlib.asynccontextmanager
-async def _database(cluster: Cluster) -> AsyncIterator[str]:
-    """A fresh, empty database on the tests' server; dropped afterwards."""
-    name = f"t_{uuid.uuid4().hex}"
-    admin = await asyncpg.connect(cluster.dsn())
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield cluster.dsn(name)
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
-
 @pytest.fixture
 async def store(backend: Backend) -> DocumentStore:
     return await backend.open()
-
-
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[Cluster]:
-    """One PostgreSQL server for the whole run (each test makes its own database)."""
-    cluster = start_cluster()
-    yield cluster
-    cluster.stop()
-
-
-@pytest.fixture
-async def pg_dsn(pg_cluster: Cluster) -> AsyncIterator[str]:
-    """A fresh, empty database on the tests' server; dropped afterwards."""
-    async with _database(pg_cluster) as dsn:
-        yield dsn

@@ -9,7 +9,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from .pgcluster import Cluster, NoPostgres, find_bindir
+from ...pgcluster import Cluster, NoPostgres, find_bindir
 
 
 async def test_the_cluster_answers_on_its_socket_only(pg_cluster: Cluster) -> None:

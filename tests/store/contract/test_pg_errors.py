@@ -9,7 +9,7 @@ import asyncpg
 
 from store.pg.errors import translate
 
-from .pgcluster import Cluster
+from ...pgcluster import Cluster
 
 
 async def code_of(work: object) -> str:

@@ -15,7 +15,7 @@ from store import Incoming, NotAStore, StoreLocked, new_key
 from store.pg.store import WRITE_LOCK, PgStore, dollar
 from store.records import CASE
 
-from .pgcluster import Cluster
+from ...pgcluster import Cluster
 from .test_contract import BY, new_case, retitle, title_of
 
 

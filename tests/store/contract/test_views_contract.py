@@ -28,8 +28,7 @@ from store.scopeset import ScopeSet
 from store.types import Incoming
 from store.views import CaseFilter, days_between, week_of
 
-from .conftest import _database
-from .pgcluster import Cluster
+from ...pgcluster import Cluster, database
 
 TODAY = dt.date(2026, 6, 15)
 START = "2026-01-01T00:00:00+00:00"  # a UTC bound inside the demo's months
@@ -81,7 +80,7 @@ async def pair(tmp_path_factory: pytest.TempPathFactory,
                 message="本月纠纷明显增多，请网格员提前走访。"))
             if status != "open":
                 await node.store.edit(meta.doc_id, _set_status(status))
-        async with _database(pg_cluster) as dsn:
+        async with database(pg_cluster) as dsn:
             pg = await PgStore.open(dsn, key=node.home.store_key(), path=home / "side")
             try:
                 assert await _copy(node.store, pg) == await node.store.views.doc_count()

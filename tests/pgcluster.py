@@ -7,14 +7,19 @@ install, it never skips. As root (CI), the server runs as the ``postgres`` user
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import glob
 import os
 import shutil
 import subprocess
 import tempfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import AsyncIterator
+
+import asyncpg
 
 BIN_GLOB = "/usr/lib/postgresql/*/bin"
 PORT = 5432  # names the socket file only: nothing listens on TCP
@@ -95,3 +100,16 @@ def start_cluster() -> Cluster:
         cluster.stop()
         raise
     return cluster
+
+
+@contextlib.asynccontextmanager
+async def database(cluster: Cluster) -> AsyncIterator[str]:
+    """A fresh, empty database on the tests' server; dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex}"
+    admin = await asyncpg.connect(cluster.dsn())
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield cluster.dsn(name)
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
