@@ -224,6 +224,25 @@ def party_names(case: dict[str, Any]) -> list[str]:
                         if isinstance(p, dict)) if n.strip()]
 
 
+# The root keys ``project`` reads, by kind: the write path reads only these out of a
+# document (store/amdoc.py's ``read(doc, keys)``), not its history or anything else. A key
+# read by ``project`` must be listed here (tests/store/test_projection_keys.py checks that
+# projecting from these keys alone gives what projecting from the whole document gives).
+PROJECTED_KEYS: dict[str, tuple[str, ...]] = {
+    CASE: ("parties", "sessions", "title", "number", "description", "mediator", "agreement",
+           "category", "status", "village", "created_at", "closed_at", "outcome",
+           "followups"),
+    CONSULTATION: ("case_id", "case_number", "question", "answer", "asked_at",
+                   "answered_at"),
+    CONTENT: ("title", "topic", "summary", "body", "withdrawn", "content_kind",
+              "published_at"),
+    SCREENING: ("place", "notes", "items", "date", "attendance"),
+    WARNING: ("message", "category", "status", "village", "raised_at"),
+    VILLAGE: ("name", "code"),
+}
+PARTY_KEYS = ("parties",)  # what ``party_names`` reads of a case
+
+
 def project(kind: str, data: dict[str, Any], updated_at: str, tok: Tokenizer,
             names: Iterable[str] = ()) -> Projection:
     """Projection of one document's current state (see the module docstring). ``names``:
