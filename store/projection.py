@@ -32,7 +32,16 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from .records import CASE, CONSULTATION, CONTENT, FOLLOWUP_MONTHS, SCREENING, VILLAGE, WARNING
+from .records import (
+    CASE,
+    CONSULTATION,
+    CONTENT,
+    FOLLOWUP_MONTHS,
+    REVOCATION,
+    SCREENING,
+    VILLAGE,
+    WARNING,
+)
 
 TOKEN_HEX = 16  # 64 bits: no collision among the few hundred thousand values of a store
 PHONE_MARK = "〔电话〕"
@@ -239,6 +248,7 @@ PROJECTED_KEYS: dict[str, tuple[str, ...]] = {
     SCREENING: ("place", "notes", "items", "date", "attendance"),
     WARNING: ("message", "category", "status", "village", "raised_at"),
     VILLAGE: ("name", "code"),
+    REVOCATION: (),  # projected by kind alone
 }
 PARTY_KEYS = ("parties",)  # what ``party_names`` reads of a case
 
