@@ -43,7 +43,6 @@ from typing import Any
 from automerge.core import Document
 
 from bench.sync_bench import COUNTY, InProcessRelay, measured_session, new_node, start_relay
-from node import Node
 from node.daemon import node_identity
 from store import Incoming, Store, casedoc, new_key
 from store.records import CASE, CATEGORIES, Party
