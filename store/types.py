@@ -64,6 +64,9 @@ class Write:
     doc: Document
     old: tuple[bytes, int, int, int] | None  # stored heads, tail count/bytes, snapshot size
     last_from: str | None
+    # A new document's snapshot as it came (checked to be one whole document chunk that
+    # loads as ``doc``); None: the snapshot is ``doc.save()``.
+    saved: bytes | None = None
 
 
 @dataclass(frozen=True)

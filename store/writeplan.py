@@ -17,7 +17,7 @@ from automerge.core import Document
 
 from . import amdoc
 from .errors import CorruptDoc, StoreError, ValidationError
-from .projection import Projection, Tokenizer, party_names, project
+from .projection import PARTY_KEYS, PROJECTED_KEYS, Projection, Tokenizer, party_names, project
 from .records import CASE, CONSULTATION, KINDS, check_scope
 from .sealed import Sealer
 from .types import DocMeta, Incoming, Write, pack_heads, unpack_heads
@@ -61,12 +61,12 @@ async def project_doc(doc_id: str, kind: str, doc: Document, updated_at: str,
     """The projection of a document; a consultation's text is redacted of the party names
     of its case (``find_case``: from the batch, the cache or the store; None if not here)."""
     try:
-        data = amdoc.read(doc)
+        data = amdoc.read(doc, PROJECTED_KEYS.get(kind))
         names: list[str] = []
         case_id = data.get("case_id") if kind == CONSULTATION else None
         if isinstance(case_id, str) and case_id:
             case = await find_case(case_id)
-            names = party_names(amdoc.read(case)) if case is not None else []
+            names = party_names(amdoc.read(case, PARTY_KEYS)) if case is not None else []
         return project(kind, data, updated_at, tok, names)
     except StoreError:
         raise
@@ -81,7 +81,8 @@ async def plan_writes(items: list[Write], first_seq: int, now: str, sealer: Seal
                       remember: Callable[[str, bytes, Document], None]) -> WritePlan:
     """The rows of ``items``, which take the seqs from ``first_seq`` on.
 
-    For a new document (``old`` None) the snapshot is its save(); for a known one the new
+    For a new document (``old`` None) the snapshot is the bytes it came as when they are
+    one whole document (``Write.saved``), else its save(); for a known one the new
     changes since the stored heads go on the tail, or, past the compaction threshold, a
     new snapshot replaces snapshot and tail."""
     plan = WritePlan()
@@ -90,7 +91,7 @@ async def plan_writes(items: list[Write], first_seq: int, now: str, sealer: Seal
         seq = first_seq + i
         heads = pack_heads(w.doc.get_heads())
         if w.old is None:
-            snapshot = sealer.seal(w.doc_id, w.doc.save())
+            snapshot = sealer.seal(w.doc_id, w.saved if w.saved is not None else w.doc.save())
             plan.inserts.append((w.doc_id, w.kind, w.scope, snapshot, heads, seq, now,
                                  w.last_from))
         else:
@@ -118,6 +119,28 @@ async def plan_writes(items: list[Write], first_seq: int, now: str, sealer: Seal
     return plan
 
 
+# An Automerge chunk: magic, 4 bytes of checksum, the chunk type, its length (LEB128).
+_MAGIC = b"\x85\x6f\x4a\x83"
+_DOCUMENT_CHUNK = 0
+
+
+def whole_document(data: bytes) -> bool:
+    """Whether ``data`` is exactly one Automerge document chunk (what ``save()`` writes),
+    nothing before or after it: only such bytes are kept as a new document's snapshot.
+    Anything else that loads (change chunks, several chunks) is saved again, as before."""
+    if len(data) < 10 or data[:4] != _MAGIC or data[8] != _DOCUMENT_CHUNK:
+        return False
+    length, shift, i = 0, 0, 9
+    while i < len(data) and i < 19:
+        byte = data[i]
+        length |= (byte & 0x7F) << shift
+        i += 1
+        if not byte & 0x80:
+            return i + length == len(data)
+        shift += 7
+    return False
+
+
 def plan_merge(incoming: list[Incoming], have: Have, origin: str,
                check: Callable[[Incoming, DocMeta | None], None] | None) -> list[Write]:
     """The writes that merging ``incoming`` (from ``origin``) into ``have`` makes; raises
@@ -140,7 +163,10 @@ def plan_merge(incoming: list[Incoming], have: Have, origin: str,
         except Exception as exc:  # Automerge raises its own types for bad bytes
             raise CorruptDoc(f"document {inc.doc_id} from {origin} does not load: {exc}",
                              doc_id=inc.doc_id) from exc
-        their_heads = inc.heads or pack_heads(theirs.get_heads())
+        their_heads = pack_heads(theirs.get_heads())
+        if inc.heads and inc.heads != their_heads:
+            raise CorruptDoc(f"document {inc.doc_id} from {origin} does not hold the heads "
+                             "its sender gave", doc_id=inc.doc_id)
         existing, old, merged = have.get(inc.doc_id, (None, None, theirs))
         if existing is None and not theirs.get_heads():
             # An empty document is never a record (create() refuses one too).
@@ -164,5 +190,8 @@ def plan_merge(incoming: list[Incoming], have: Have, origin: str,
             new_heads = their_heads
         # The sender holds exactly these heads: no need to offer the doc back to it.
         last_from = origin if new_heads == their_heads else None
-        writes.append(Write(inc.doc_id, inc.kind, inc.scope, merged, old, last_from))
+        # A new document keeps the bytes it came as for its snapshot (they loaded just
+        # now as ``theirs``): no second save() of what was just loaded.
+        saved = inc.data if existing is None and whole_document(inc.data) else None
+        writes.append(Write(inc.doc_id, inc.kind, inc.scope, merged, old, last_from, saved))
     return writes

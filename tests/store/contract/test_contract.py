@@ -21,6 +21,7 @@ from store import (
     StoreError,
     ValidationError,
     casedoc,
+    pack_heads,
 )
 from store.records import CASE, Party
 
@@ -111,6 +112,77 @@ async def test_a_bad_document_fails_the_whole_batch(store: DocumentStore) -> Non
     assert (await store.peer("peer"))["received_seq"] == 0
     with pytest.raises(StoreError):
         await store.meta("g1")
+
+
+def _hostile(saved: bytes) -> dict[str, tuple[bytes, bytes]]:
+    """Bytes for a new document that must be refused, and the heads sent with them."""
+    flipped = saved[:-1] + bytes([saved[-1] ^ 1])
+    return {
+        "not automerge": (b"not automerge", b""),
+        "a flipped byte (bad checksum)": (flipped, b""),
+        "cut short": (saved[:-3], b""),
+        "something after the document": (saved + b"junk", b""),
+        "heads the document does not hold": (saved, bytes(32)),
+    }
+
+
+def _other_doc() -> bytes:
+    doc = Document()
+    new_case("另一个", "BY-T01-0009")(doc)
+    return doc.save()
+
+
+@pytest.mark.parametrize("what", list(_hostile(b"x" * 16)))
+async def test_hostile_bytes_for_a_new_document_are_refused(store: DocumentStore,
+                                                            what: str) -> None:
+    """A new document's incoming bytes become its snapshot as they are, so they are
+    checked first: bytes that do not load whole, or that do not hold the heads the sender
+    gave, fail the batch; nothing of it is stored, the checkpoint stays."""
+    good, bad = Document(), Document()
+    new_case("好的")(good)
+    new_case("坏的", "BY-T01-0002")(bad)
+    data, heads = _hostile(bad.save())[what]
+    before = await store.current_seq()
+    with pytest.raises(CorruptDoc) as err:
+        await store.merge([Incoming("g1", CASE, BY, good.save()),
+                           Incoming("h1", CASE, BY, data, heads)], origin="peer",
+                          checkpoint=("peer", 9, "fp"))
+    assert err.value.details["doc_id"] == "h1"
+    assert await store.current_seq() == before
+    assert (await store.peer("peer"))["received_seq"] == 0
+    for doc_id in ("g1", "h1"):
+        with pytest.raises(StoreError):
+            await store.meta(doc_id)
+
+
+async def test_a_new_document_is_stored_as_it_came(store: DocumentStore) -> None:
+    """One whole saved document is kept byte for byte; anything else
+    that loads (its bare changes; two documents one after the other, which load as their
+    merge) is saved whole, as before. They load with the heads they came with, and the
+    projection is the same."""
+    doc = Document()
+    new_case("院墙纠纷")(doc)
+    saved = doc.save()
+    changes = b"".join(ch.bytes for ch in doc.get_changes([]))
+    assert changes != saved
+    heads = pack_heads(doc.get_heads())
+    metas = await store.merge([Incoming("w1", CASE, BY, saved, heads),
+                               Incoming("c1", CASE, BY, changes)], origin="peer")
+    assert [m.heads for m in metas] == [heads, heads]
+    kept = await store.saved_many(["w1", "c1"])
+    assert kept["w1"] == saved
+    assert kept["c1"] != changes and Document.load(kept["c1"]).save() == kept["c1"]
+    both = saved + _other_doc()
+    two = Document.load(both)
+    await store.merge([Incoming("t1", CASE, BY, both)], origin="peer")
+    assert (await store.saved_many(["t1"]))["t1"] == two.save()
+    assert pack_heads((await store.load("t1")).get_heads()) == pack_heads(two.get_heads())
+    for doc_id in ("w1", "c1"):
+        assert pack_heads((await store.load(doc_id)).get_heads()) == heads
+        assert await title_of(store, doc_id) == "院墙纠纷"
+    rows = await store.query("SELECT doc_id, title, search, tokens FROM records "
+                             "WHERE doc_id IN ('w1', 'c1') ORDER BY doc_id")
+    assert rows[0][1:] == rows[1][1:] and rows[0][1] == "院墙纠纷"
 
 
 async def test_kind_and_scope_never_change(store: DocumentStore) -> None:
