@@ -125,6 +125,10 @@ class RegisterCaseScreen(FormScreen):
     def heading(self) -> tuple[str, dict[str, Any]]:
         return "reg.heading", {}
 
+    async def reset(self) -> None:
+        self._suggested = ""
+        await super().reset()
+
     def compose_fields(self) -> ComposeResult:
         yield FormRow("reg.category", Choice(category_options(), blank="", columns=5,
                                              id="category"), name="category")

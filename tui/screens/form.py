@@ -79,6 +79,11 @@ class FormScreen(Screen[Any]):
         self._last_saved: dict[str, Any] | None = None
         self._saving = False
         self.ready = False  # restored, the cursor in its field, held keys let in
+        # A kept form is built once and shown again on each open (the registration
+        # form: composing its ~40 widgets took 300 ms per Ctrl+N). ``reopen()`` before
+        # each push; the form is emptied and its draft restored when it shows.
+        self.kept = False
+        self._reopening = False
 
     @property
     def vc(self) -> "VillageCourtApp":
@@ -130,6 +135,8 @@ class FormScreen(Screen[Any]):
 
     async def on_mount(self) -> None:
         self.query_one("#form-restored").display = False
+        if self.kept:  # opened when shown (on_screen_resume), maybe much later
+            return
         try:
             self.focus_first()
             await self._open()
@@ -147,6 +154,44 @@ class FormScreen(Screen[Any]):
 
     def on_unmount(self) -> None:
         self.vc.release_keys()  # never leave keys held for a form that is gone
+
+    # --- a kept form, shown again --------------------------------------------------------
+    def reopen(self) -> None:
+        """Before a kept form is pushed again: it opens afresh when it shows."""
+        self.ready = False
+        self._reopening = True
+
+    async def on_screen_resume(self) -> None:
+        if not self._reopening:
+            return
+        self._reopening = False
+        try:
+            await self.reset()
+            self.focus_first()
+        except NoMatches:  # first shown before its fields were mounted: once they are
+            self.call_after_refresh(self._reset_and_open)
+            return
+        await self._open()
+
+    async def _reset_and_open(self) -> None:
+        await self.reset()
+        self.focus_first()
+        await self._open()
+
+    def on_screen_suspend(self) -> None:
+        if self.kept:  # as on_unmount for a form that is built for each open
+            self.vc.release_keys()
+
+    async def reset(self) -> None:
+        """Empty the form as if it had just been built: no value, no error, no notice
+        of a previous opening (its draft, if any, is restored after this)."""
+        self._last_saved = None
+        self._saving = False
+        await self.load({})
+        self.clear_errors()
+        self.query_one("#form-restored").display = False
+        self.query_one("#form-save", Button).disabled = False
+        self.query_one("#form-body", VerticalScroll).scroll_home(animate=False)
 
     async def prepare(self) -> None:
         """Fill what the form needs from the node before a draft is restored."""
