@@ -277,6 +277,10 @@ class VillageCourtApp(App[int]):
             screen.reopen()
         self.push_screen(screen, registered)
 
+    def show_new_case(self, case: Case) -> None:
+        """The page of a case just registered, in the place of the form (on top)."""
+        self.switch_screen(CaseDetailScreen(case.doc_id, case))
+
     # --- forms built ahead -------------------------------------------------------------
     # Composing and mounting the registration form's ~40 widgets cost 300 ms per Ctrl+N
     # (350 ms and more on a loaded PC), whatever the size of the store. It is built once,

@@ -324,6 +324,15 @@ class RegisterCaseScreen(FormScreen):
     def done_message(self, result: Any) -> str:
         return t("reg.done", number=result.number)
 
+    def done(self, result: Any) -> None:
+        """The new case's page takes the form's place at once: the page below (the
+        list, or another case) is not drawn again in between, and reloads only when it
+        shows again."""
+        if isinstance(result, Case) and self.app.screen is self:
+            self.vc.show_new_case(result)
+        else:
+            super().done(result)
+
     def retranslate(self) -> None:
         super().retranslate()
         self.query_one("#category", Choice).set_options(category_options())

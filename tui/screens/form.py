@@ -362,6 +362,10 @@ class FormScreen(Screen[Any]):
         message = self.done_message(result)
         if message:
             self.notify(message)
+        self.done(result)
+
+    def done(self, result: Any) -> None:
+        """Saved: close with the result (to the callback of whoever opened the form)."""
         self.dismiss(result)
 
     def action_cancel(self) -> None:
