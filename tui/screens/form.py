@@ -181,6 +181,10 @@ class FormScreen(Screen[Any]):
     def on_screen_suspend(self) -> None:
         if self.kept:  # as on_unmount for a form that is built for each open
             self.vc.release_keys()
+            # The cursor leaves its field now, not when the form shows again: leaving a
+            # field checks it (_on_blur), and that check would then land on the next
+            # opening's values.
+            self.set_focus(None)
 
     async def reset(self) -> None:
         """Empty the form as if it had just been built: no value, no error, no notice
@@ -263,8 +267,9 @@ class FormScreen(Screen[Any]):
     def _on_blur(self, event: Input.Blurred) -> None:
         """Leaving a field checks it, so a wrong phone number shows at once."""
         name = self.field_of(event.input)
-        if name is None or not event.input.value.strip():
-            return
+        if name is None or not event.input.value.strip() or not self.ready \
+                or self.app.screen is not self:
+            return  # (a kept form closing or opening again: no field was left)
         errors = self.check(self.values())
         if name in errors:
             self.set_error(name, errors[name])
