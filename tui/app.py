@@ -36,6 +36,7 @@ from .screens.consult import ConsultPane
 from .screens.education import ScreeningScreen
 from .screens.form import FormScreen
 from .screens.main import MainScreen
+from .screens.pane import Pane
 from .state import UiState
 
 log = logging.getLogger(__name__)
@@ -278,8 +279,22 @@ class VillageCourtApp(App[int]):
         self.push_screen(screen, registered)
 
     def show_new_case(self, case: Case) -> None:
-        """The page of a case just registered, in the place of the form (on top)."""
+        """The page of a case just registered, in the place of the form (on top). The
+        pages listing cases are out of date from now on (not from when the node's
+        event, gathered for 100 ms, says so): each reads its list again as soon as it
+        shows, e.g. on Esc from the case's page."""
         self.switch_screen(CaseDetailScreen(case.doc_id, case))
+        self.call_after_refresh(self._lists_stale)  # (after the page's first frame)
+
+    def _lists_stale(self) -> None:
+        try:
+            main = self.main()
+        except StopIteration:
+            return
+        for pane in main.query(Pane).results(Pane):
+            if not pane.kinds or "case" in pane.kinds:
+                pane.stale = True
+        main.stale_status = True
 
     # --- forms built ahead -------------------------------------------------------------
     # Composing and mounting the registration form's ~40 widgets cost 300 ms per Ctrl+N

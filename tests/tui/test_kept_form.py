@@ -130,3 +130,26 @@ async def test_the_kept_form_follows_the_language(node: Node) -> None:
         await type_text(pilot, "李四")
         await wait_for(pilot, lambda: form.query_one("#title", Input).value
                        == "张三与李四的纠纷", what="the suggested title")
+
+
+async def test_the_list_holds_the_new_case_when_shown_again(node: Node) -> None:
+    """Registered from the case list: Esc on the new case's page shows the list with it,
+    without waiting for the node's change event (held back here for the whole test)."""
+    app = make_app(node, "zh", clock=lambda: TODAY)
+    app.bridge._delay = 60.0  # the gathered change event would come after the test
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_text(pilot, "F1 首页")
+        await pilot.press("f2")
+        await wait_text(pilot, "没有")  # an empty list
+        await open_form(app, pilot)
+        await pilot.press("1", "tab")
+        await type_text(pilot, "张三")
+        await pilot.press("tab")
+        await type_text(pilot, "李四")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, CaseDetailScreen),
+                       what="the case page")
+        number = app.screen.case.number  # type: ignore[attr-defined]
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), what="the list")
+        await wait_text(pilot, number, "张某与李某邻里纠纷")
