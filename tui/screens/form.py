@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any, cast
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -84,6 +84,7 @@ class FormScreen(Screen[Any]):
         # each push; the form is emptied and its draft restored when it shows.
         self.kept = False
         self._reopening = False
+        self._css_seen = -1
 
     @property
     def vc(self) -> "VillageCourtApp":
@@ -161,7 +162,16 @@ class FormScreen(Screen[Any]):
         self.ready = False
         self._reopening = True
 
-    async def on_screen_resume(self) -> None:
+    async def _on_screen_resume(self, event: events.ScreenResume) -> None:
+        # Textual calls this before Screen's own handler (and instead of an
+        # ``on_screen_resume`` here), which restyles every widget of the screen: 20-30 ms
+        # for this form, for nothing when a kept form shows again with the app's CSS as
+        # it was (a change of theme or CSS counts in ``_css_update_count``; focus and
+        # class changes restyle their own widgets).
+        css = self.app._css_update_count
+        if self.kept and self._reopening and self._css_seen == css:
+            event.refresh_styles = False
+        self._css_seen = css
         if not self._reopening:
             return
         self._reopening = False
