@@ -257,7 +257,9 @@ class RegisterCaseScreen(FormScreen):
         for i, row in enumerate(self.parties()):
             default = {"role": DEFAULT_ROLES[i] if i < len(DEFAULT_ROLES) else "third"}
             row.load(parties[i] if i < len(parties) else default)
-        self.query_one("#description", TextArea).text = str(data.get("description", ""))
+        description = self.query_one("#description", TextArea)
+        if description.text != str(data.get("description", "")):  # (a reload of its text
+            description.text = str(data.get("description", ""))  # redraws it whole)
         self.query_one("#group", Checkbox).value = bool(data.get("group", False))
         self.query_one("#headcount", Input).disabled = not data.get("group", False)
         self.query_one("#headcount", Input).value = str(data.get("headcount", ""))

@@ -195,6 +195,14 @@ class FormScreen(Screen[Any]):
             # field checks it (_on_blur), and that check would then land on the next
             # opening's values.
             self.set_focus(None)
+            # Emptied now, while it is off screen (after a save its fields were full):
+            # showing it again then changes nothing but what the draft puts back. No
+            # draft is written meanwhile (nothing is saved while _last_saved is None).
+            self.call_later(self._reset_hidden)
+
+    async def _reset_hidden(self) -> None:
+        if self.app.screen is not self and self.is_attached:
+            await self.reset()
 
     async def reset(self) -> None:
         """Empty the form as if it had just been built: no value, no error, no notice
