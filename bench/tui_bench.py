@@ -290,8 +290,12 @@ async def registration(home: Path, rounds: int) -> dict[str, list[float]]:
                 before = await node.cases.count()
                 t0 = time.perf_counter()
                 send("ctrl+s")
-                await _until(lambda: isinstance(app.screen, CaseDetailScreen)
-                             and app.screen.case is not None, timeout=30)
+                try:
+                    await _until(lambda: isinstance(app.screen, CaseDetailScreen)
+                                 and app.screen.case is not None, timeout=30)
+                except TimeoutError:
+                    raise RuntimeError(f"not saved: {app.screen!r} {form.values()!r} "
+                                       f"{form._shown_errors()!r}") from None
                 shown = await frames.after(time.perf_counter())
                 assert await node.cases.count() == before + 1
                 out["save"].append((shown - t0) * 1000)

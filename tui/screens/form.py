@@ -16,6 +16,7 @@ A subclass provides ``heading()``, ``compose_fields()``, ``values()``, ``load()`
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import TYPE_CHECKING, Any, cast
 
@@ -85,6 +86,7 @@ class FormScreen(Screen[Any]):
         self.kept = False
         self._reopening = False
         self._css_seen = -1
+        self._resetting = asyncio.Lock()
 
     @property
     def vc(self) -> "VillageCourtApp":
@@ -176,7 +178,8 @@ class FormScreen(Screen[Any]):
             return
         self._reopening = False
         try:
-            await self.reset()
+            async with self._resetting:
+                await self.reset()
             self.focus_first()
         except NoMatches:  # first shown before its fields were mounted: once they are
             self.call_after_refresh(self._reset_and_open)
@@ -184,7 +187,8 @@ class FormScreen(Screen[Any]):
         await self._open()
 
     async def _reset_and_open(self) -> None:
-        await self.reset()
+        async with self._resetting:
+            await self.reset()
         self.focus_first()
         await self._open()
 
@@ -201,8 +205,9 @@ class FormScreen(Screen[Any]):
             self.call_later(self._reset_hidden)
 
     async def _reset_hidden(self) -> None:
-        if self.app.screen is not self and self.is_attached:
-            await self.reset()
+        async with self._resetting:  # (showing again meanwhile waits for this one)
+            if self.app.screen is not self and self.is_attached and not self._reopening:
+                await self.reset()
 
     async def reset(self) -> None:
         """Empty the form as if it had just been built: no value, no error, no notice
