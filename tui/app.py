@@ -318,6 +318,8 @@ class VillageCourtApp(App[int]):
         # What push_screen does for a screen not running yet (Textual 8.2, pinned): it
         # starts its message loop, which composes and mounts its widgets off screen.
         self._register(self, screen)
+        if self.freeze_gc:  # its widgets too, once mounted (see on_mount)
+            self.set_timer(0.5, gc.freeze)
 
     def show_tab(self, tab: str) -> None:
         """Back to the main screen (leaving the case pages above it), on page ``tab``."""
