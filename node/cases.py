@@ -51,6 +51,29 @@ class TimelineEntry:
 
 
 
+def case_timeline(case: Case) -> list[TimelineEntry]:
+    """The timeline held in the case's own record (registration, sessions, status
+    changes, edits, follow-ups), oldest first: all of it but the consultations, which
+    are records of their own (``Cases.timeline`` adds them)."""
+    out = [TimelineEntry(case.created_at, "registered", case.title,
+                         {"by": case.created_by})]
+    for s in case.sessions:
+        out.append(TimelineEntry(s.at or s.date, "session", s.summary, s.__dict__))
+    for h in case.history:
+        out.append(TimelineEntry(h.at, "status", h.note,
+                                 {"from": h.from_status, "to": h.to_status}))
+    for e in case.edits:
+        out.append(TimelineEntry(e.at, "edited", ",".join(e.fields),
+                                 {"fields": e.fields, "by": e.by}))
+    for f in case.followups:
+        if f.done:
+            out.append(TimelineEntry(f.done, "followup", f.outcome, f.__dict__))
+        else:
+            out.append(TimelineEntry(f.due, "followup_due", "", f.__dict__))
+    out.sort(key=lambda e: casedoc.timeline_key(e.at or ""))
+    return out
+
+
 def _row(r: tuple[Any, ...]) -> CaseRow:
     return CaseRow(*(x if x is not None else "" for x in r))
 
@@ -179,24 +202,12 @@ class CaseService:
         return await self._store.views.case_count(
             self._filters(query, category, status, open_only))
 
-    async def timeline(self, ref: str) -> list[TimelineEntry]:
-        """Everything that happened to a case, oldest first."""
-        case = await self.get(ref)
-        out = [TimelineEntry(case.created_at, "registered", case.title,
-                             {"by": case.created_by})]
-        for s in case.sessions:
-            out.append(TimelineEntry(s.at or s.date, "session", s.summary, s.__dict__))
-        for h in case.history:
-            out.append(TimelineEntry(h.at, "status", h.note,
-                                     {"from": h.from_status, "to": h.to_status}))
-        for e in case.edits:
-            out.append(TimelineEntry(e.at, "edited", ",".join(e.fields),
-                                     {"fields": e.fields, "by": e.by}))
-        for f in case.followups:
-            if f.done:
-                out.append(TimelineEntry(f.done, "followup", f.outcome, f.__dict__))
-            else:
-                out.append(TimelineEntry(f.due, "followup_due", "", f.__dict__))
+    async def timeline(self, ref: str, *, case: Case | None = None) -> list[TimelineEntry]:
+        """Everything that happened to a case, oldest first: ``case_timeline`` and the
+        consultations asked about it. ``case``: the case already read (not read again)."""
+        if case is None:
+            case = await self.get(ref)
+        out = case_timeline(case)
         consults = await self._store.views.consultations(parent=case.doc_id)
         from store.kinds import read_consultation
 

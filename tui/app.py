@@ -24,6 +24,7 @@ from textual.timer import Timer
 
 from node import ConfigError, Node
 from node.events import PeerSeen
+from store.casedoc import Case
 
 from . import i18n
 from .bridge import NodeBridge
@@ -35,6 +36,7 @@ from .screens.consult import ConsultPane
 from .screens.education import ScreeningScreen
 from .screens.form import FormScreen
 from .screens.main import MainScreen
+from .screens.pane import Pane
 from .state import UiState
 
 log = logging.getLogger(__name__)
@@ -82,6 +84,9 @@ class VillageCourtApp(App[int]):
         self._held: list[events.Key | events.Paste] | None = None
         self._hold_timer: Timer | None = None
         self.keys_replayed = 0  # how many keys were held and replayed (tests, bench)
+        # The registration form, built once after the first page is on screen and shown
+        # again on each Ctrl+N (see prebuild_forms).
+        self._register_form: RegisterCaseScreen | None = None
 
     # --- life cycle --------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -224,7 +229,10 @@ class VillageCourtApp(App[int]):
         self.lang = i18n.set_language(lang)
         self.title = i18n.t("app.title", village=self.node.config.village_name)
         self.state.set_language(self.lang)
-        for screen in self.screen_stack:
+        screens = list(self.screen_stack)
+        if self._register_form is not None and self._register_form not in screens:
+            screens.append(self._register_form)  # kept off screen: shown in the new one
+        for screen in screens:
             for widget in screen.query("*"):
                 retranslate = getattr(widget, "retranslate", None)
                 if callable(retranslate):
@@ -254,16 +262,64 @@ class VillageCourtApp(App[int]):
             summary.set_error(errors.get("form") or i18n.t("form.fix", n=len(errors)))
 
     # --- navigation (used by every screen) ---------------------------------------------
-    def open_case(self, doc_id: str) -> None:
-        self.push_screen(CaseDetailScreen(doc_id))
+    def open_case(self, doc_id: str, case: Case | None = None) -> None:
+        """The case's page; with ``case`` (just saved) it shows at once, unread."""
+        self.push_screen(CaseDetailScreen(doc_id, case))
 
     def new_case(self) -> None:
         def registered(case: object) -> None:
-            doc_id = getattr(case, "doc_id", None)
-            if doc_id:
-                self.open_case(doc_id)
+            if isinstance(case, Case):
+                self.open_case(case.doc_id, case)
 
-        self.push_screen(RegisterCaseScreen(), registered)
+        screen = self._register_form
+        if screen is None or screen in self.screen_stack:
+            screen = RegisterCaseScreen()
+        else:
+            screen.reopen()
+        self.push_screen(screen, registered)
+
+    def show_new_case(self, case: Case) -> None:
+        """The page of a case just registered, in the place of the form (on top). The
+        pages listing cases are out of date from now on (not from when the node's
+        event, gathered for 100 ms, says so): each reads its list again as soon as it
+        shows, e.g. on Esc from the case's page."""
+        self.switch_screen(CaseDetailScreen(case.doc_id, case))
+        self.call_after_refresh(self._lists_stale)  # (after the page's first frame)
+
+    def _lists_stale(self) -> None:
+        try:
+            main = self.main()
+        except StopIteration:
+            return
+        for pane in main.query(Pane).results(Pane):
+            if not pane.kinds or "case" in pane.kinds:
+                pane.stale = True
+        main.stale_status = True
+
+    # --- forms built ahead -------------------------------------------------------------
+    # Composing and mounting the registration form's ~40 widgets cost 300 ms per Ctrl+N
+    # (350 ms and more on a loaded PC), whatever the size of the store. It is built once,
+    # in the background once the first page has its data on screen, and kept (an
+    # installed screen is not removed when it is dismissed); each Ctrl+N empties it and
+    # puts its draft back (FormScreen.reopen / reset), then shows it.
+    def first_page_loaded(self) -> None:
+        """A page of the main screen has its data on screen (called once per load)."""
+        if self._register_form is None:
+            self.call_after_refresh(self.prebuild_forms)
+
+    def prebuild_forms(self) -> None:
+        """Compose and mount the registration form now, while nothing waits for it."""
+        if self._register_form is not None or not self.is_running:
+            return
+        screen = RegisterCaseScreen()
+        screen.kept = True
+        self.install_screen(screen, "register-case")
+        self._register_form = screen
+        # What push_screen does for a screen not running yet (Textual 8.2, pinned): it
+        # starts its message loop, which composes and mounts its widgets off screen.
+        self._register(self, screen)
+        if self.freeze_gc:  # its widgets too, once mounted (see on_mount)
+            self.set_timer(0.5, gc.freeze)
 
     def show_tab(self, tab: str) -> None:
         """Back to the main screen (leaving the case pages above it), on page ``tab``."""

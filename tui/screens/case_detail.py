@@ -16,8 +16,9 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from node import TimelineEntry
+from node.cases import case_timeline
 from store import StoreError
-from store.casedoc import Case
+from store.casedoc import Case, timeline_key
 from store.records import AGREED, CLOSED, ESCALATED, FAILED, MEDIATING
 
 from ..bridge import NodeBridge
@@ -116,11 +117,14 @@ class CaseDetailScreen(Screen[None]):
           for key, tab in PAGE_KEYS),
     ]
 
-    def __init__(self, doc_id: str) -> None:
+    def __init__(self, doc_id: str, case: Case | None = None) -> None:
         super().__init__()
         self.doc_id = doc_id
+        # A case just saved comes with the page (nothing to read before it shows).
+        self._given = case if case is not None and case.doc_id == doc_id else None
         self.case: Case | None = None
         self.timeline: list[TimelineEntry] = []
+        self.timeline_loaded = False  # the full timeline is on screen (tests, bench)
         self.stale = False
 
     @property
@@ -140,25 +144,53 @@ class CaseDetailScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#detail-body").focus()
-        self.reload()
+        if self._given is not None:  # on screen in the page's first frame
+            self._show(self._given)
+            self._given = None
+            self._load_timeline()
+        else:
+            self.reload()
 
+    # What shows first: the case as read (head, parties, registration), with the
+    # timeline it already holds (registration, sessions, status changes...). The
+    # consultations of the timeline are other records: they are read after that first
+    # frame, and the timeline is drawn again with them.
     @work(exclusive=True, group="detail")
     @when_shown
     async def reload(self) -> None:
         try:
             case = await self.vc.node.cases.get(self.doc_id)
-            timeline = await self.vc.node.cases.timeline(self.doc_id)
         except StoreError as exc:
             self.query_one("#detail-head", Static).update(error_text(exc))
             return
-        self.case, self.timeline = case, timeline
+        self._show(case)
+        self.call_after_refresh(self._load_timeline)
+
+    def _show(self, case: Case) -> None:
+        self.case = case
+        # The consultations already on screen stay while they are read again.
+        asked = [e for e in self.timeline if e.kind in ("consultation", "answer")]
+        self.timeline = sorted(case_timeline(case) + asked,
+                               key=lambda e: timeline_key(e.at or ""))
         self.render_case()
         self.refresh_bindings()
 
+    @work(exclusive=True, group="detail-timeline")
+    @when_shown
+    async def _load_timeline(self) -> None:
+        try:
+            timeline = await self.vc.node.cases.timeline(self.doc_id, case=self.case)
+        except StoreError as exc:
+            self.query_one("#detail-head", Static).update(error_text(exc))
+            return
+        self.timeline = timeline
+        self.timeline_loaded = True
+        self.render_case()
+
     def render_case(self) -> None:
         case = self.case
-        if case is None:
-            return
+        if case is None or self not in self.app.screen_stack:
+            return  # (a read that ends after the page was closed: nowhere to show it)
         head = Text()
         head.append(t("detail.heading", number=case.number), style="bold")
         head.append("  ")

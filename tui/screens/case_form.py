@@ -125,6 +125,10 @@ class RegisterCaseScreen(FormScreen):
     def heading(self) -> tuple[str, dict[str, Any]]:
         return "reg.heading", {}
 
+    async def reset(self) -> None:
+        self._suggested = ""
+        await super().reset()
+
     def compose_fields(self) -> ComposeResult:
         yield FormRow("reg.category", Choice(category_options(), blank="", columns=5,
                                              id="category"), name="category")
@@ -253,7 +257,9 @@ class RegisterCaseScreen(FormScreen):
         for i, row in enumerate(self.parties()):
             default = {"role": DEFAULT_ROLES[i] if i < len(DEFAULT_ROLES) else "third"}
             row.load(parties[i] if i < len(parties) else default)
-        self.query_one("#description", TextArea).text = str(data.get("description", ""))
+        description = self.query_one("#description", TextArea)
+        if description.text != str(data.get("description", "")):  # (a reload of its text
+            description.text = str(data.get("description", ""))  # redraws it whole)
         self.query_one("#group", Checkbox).value = bool(data.get("group", False))
         self.query_one("#headcount", Input).disabled = not data.get("group", False)
         self.query_one("#headcount", Input).value = str(data.get("headcount", ""))
@@ -319,6 +325,15 @@ class RegisterCaseScreen(FormScreen):
 
     def done_message(self, result: Any) -> str:
         return t("reg.done", number=result.number)
+
+    def done(self, result: Any) -> None:
+        """The new case's page takes the form's place at once: the page below (the
+        list, or another case) is not drawn again in between, and reloads only when it
+        shows again."""
+        if isinstance(result, Case) and self.app.screen is self:
+            self.vc.show_new_case(result)
+        else:
+            super().done(result)
 
     def retranslate(self) -> None:
         super().retranslate()

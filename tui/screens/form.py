@@ -16,10 +16,11 @@ A subclass provides ``heading()``, ``compose_fields()``, ``values()``, ``load()`
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import TYPE_CHECKING, Any, cast
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -79,6 +80,13 @@ class FormScreen(Screen[Any]):
         self._last_saved: dict[str, Any] | None = None
         self._saving = False
         self.ready = False  # restored, the cursor in its field, held keys let in
+        # A kept form is built once and shown again on each open (the registration
+        # form: composing its ~40 widgets took 300 ms per Ctrl+N). ``reopen()`` before
+        # each push; the form is emptied and its draft restored when it shows.
+        self.kept = False
+        self._reopening = False
+        self._css_seen = -1
+        self._resetting = asyncio.Lock()
 
     @property
     def vc(self) -> "VillageCourtApp":
@@ -130,6 +138,8 @@ class FormScreen(Screen[Any]):
 
     async def on_mount(self) -> None:
         self.query_one("#form-restored").display = False
+        if self.kept:  # opened when shown (on_screen_resume), maybe much later
+            return
         try:
             self.focus_first()
             await self._open()
@@ -147,6 +157,68 @@ class FormScreen(Screen[Any]):
 
     def on_unmount(self) -> None:
         self.vc.release_keys()  # never leave keys held for a form that is gone
+
+    # --- a kept form, shown again --------------------------------------------------------
+    def reopen(self) -> None:
+        """Before a kept form is pushed again: it opens afresh when it shows."""
+        self.ready = False
+        self._reopening = True
+
+    async def _on_screen_resume(self, event: events.ScreenResume) -> None:
+        # Textual calls this before Screen's own handler (and instead of an
+        # ``on_screen_resume`` here), which restyles every widget of the screen: 20-30 ms
+        # for this form, for nothing when a kept form shows again with the app's CSS as
+        # it was (a change of theme or CSS counts in ``_css_update_count``; focus and
+        # class changes restyle their own widgets).
+        css = self.app._css_update_count
+        if self.kept and self._reopening and self._css_seen == css:
+            event.refresh_styles = False
+        self._css_seen = css
+        if not self._reopening:
+            return
+        self._reopening = False
+        try:
+            async with self._resetting:
+                await self.reset()
+            self.focus_first()
+        except NoMatches:  # first shown before its fields were mounted: once they are
+            self.call_after_refresh(self._reset_and_open)
+            return
+        await self._open()
+
+    async def _reset_and_open(self) -> None:
+        async with self._resetting:
+            await self.reset()
+        self.focus_first()
+        await self._open()
+
+    def on_screen_suspend(self) -> None:
+        if self.kept:  # as on_unmount for a form that is built for each open
+            self.vc.release_keys()
+            # The cursor leaves its field now, not when the form shows again: leaving a
+            # field checks it (_on_blur), and that check would then land on the next
+            # opening's values.
+            self.set_focus(None)
+            # Emptied now, while it is off screen (after a save its fields were full):
+            # showing it again then changes nothing but what the draft puts back. No
+            # draft is written meanwhile (nothing is saved while _last_saved is None).
+            self.call_later(self._reset_hidden)
+
+    async def _reset_hidden(self) -> None:
+        async with self._resetting:  # (showing again meanwhile waits for this one)
+            if self.app.screen is not self and self.is_attached and not self._reopening:
+                await self.reset()
+
+    async def reset(self) -> None:
+        """Empty the form as if it had just been built: no value, no error, no notice
+        of a previous opening (its draft, if any, is restored after this)."""
+        self._last_saved = None
+        self._saving = False
+        await self.load({})
+        self.clear_errors()
+        self.query_one("#form-restored").display = False
+        self.query_one("#form-save", Button).disabled = False
+        self.query_one("#form-body", VerticalScroll).scroll_home(animate=False)
 
     async def prepare(self) -> None:
         """Fill what the form needs from the node before a draft is restored."""
@@ -218,8 +290,9 @@ class FormScreen(Screen[Any]):
     def _on_blur(self, event: Input.Blurred) -> None:
         """Leaving a field checks it, so a wrong phone number shows at once."""
         name = self.field_of(event.input)
-        if name is None or not event.input.value.strip():
-            return
+        if name is None or not event.input.value.strip() or not self.ready \
+                or self.app.screen is not self:
+            return  # (a kept form closing or opening again: no field was left)
         errors = self.check(self.values())
         if name in errors:
             self.set_error(name, errors[name])
@@ -317,6 +390,10 @@ class FormScreen(Screen[Any]):
         message = self.done_message(result)
         if message:
             self.notify(message)
+        self.done(result)
+
+    def done(self, result: Any) -> None:
+        """Saved: close with the result (to the callback of whoever opened the form)."""
         self.dismiss(result)
 
     def action_cancel(self) -> None:

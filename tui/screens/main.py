@@ -71,6 +71,7 @@ class MainScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.stale_status = True
+        self._tabs: TabbedContent | None = None
 
     @property
     def vc(self) -> "VillageCourtApp":
@@ -94,8 +95,15 @@ class MainScreen(Screen[None]):
     # --- pages -------------------------------------------------------------------------
     @property
     def active(self) -> str:
-        tabs = self.query(TabbedContent)  # none before compose, or as the app closes
-        return tabs.first().active if tabs else ""
+        # Asked by every page at each change of the data: the tabs are found once (a
+        # query walks the whole screen, a few ms with a full case list).
+        tabs = self._tabs
+        if tabs is None or not tabs.is_attached:
+            found = self.query(TabbedContent)  # none before compose, or as the app closes
+            if not found:
+                return ""
+            tabs = self._tabs = found.first()
+        return tabs.active
 
     def pane(self, tab: str) -> Pane:
         return self.query_one(f"#pane-{tab}", Pane)

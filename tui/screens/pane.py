@@ -41,6 +41,7 @@ class Pane(Vertical):
 
     def loaded(self) -> None:
         self.loads += 1
+        self.vc.first_page_loaded()
 
     def focus_default(self) -> None:
         for widget in self.query("*"):
