@@ -197,8 +197,9 @@ async def test_judge_answers_a_consultation(dash, county_home) -> None:
     body = await (await dash.get("/dashboard/inbox")).text()
     waiting = re.findall(r'data-doc="([0-9A-Za-z_-]+)"', body)
     rows = await store.query("SELECT doc_id FROM records WHERE kind = ? AND status = 'open' "
-                             "ORDER BY created_at", (CONSULTATION,))
-    assert waiting == [r[0] for r in rows][:10]  # oldest first, the first page
+                             "ORDER BY created_at, doc_id", (CONSULTATION,))
+    # oldest first (questions asked at the same instant by id), the first page
+    assert waiting == [r[0] for r in rows][:10]
     doc_id = waiting[0]
     r = await dash.post(f"/dashboard/inbox/{doc_id}/answer",
                         {"answer": "可以申请司法确认，协议即具有强制执行力。"})
