@@ -11,7 +11,7 @@ import asyncio
 from pathlib import Path
 from typing import Awaitable, Callable
 
-from store import Store
+from store import DocumentStore
 from store.blobs import BlobStore
 from sync.bundle import Signer
 
@@ -28,7 +28,7 @@ def relay_signer(home: RelayHome) -> Signer:
 
 
 def relay_bundle(args: argparse.Namespace,
-                 run: Callable[[Store, Signer, BlobStore], Awaitable[int]]) -> int:
+                 run: Callable[[DocumentStore, Signer, BlobStore], Awaitable[int]]) -> int:
     home = RelayHome(Path(args.relay_home).expanduser() if getattr(args, "relay_home", None)
                      else default_relay_home())
     signer = relay_signer(home)

@@ -19,7 +19,7 @@ from typing import Any, AsyncIterator
 
 from aiohttp import web
 
-from store import Store, kinds
+from store import DocumentStore, kinds
 from store.amdoc import ROOT, append_map, put
 from store.blobs import BlobStore
 from store.records import CONTENT, county_scope
@@ -42,7 +42,7 @@ async def open_blobs(home: RelayHome) -> BlobStore:
     return await BlobStore.open(home.blob_index_file, blob_root(home), floor=0)
 
 
-async def add_item(store: Store, blobs: BlobStore, county: str, files: list[Path], *,
+async def add_item(store: DocumentStore, blobs: BlobStore, county: str, files: list[Path], *,
                    title: str, topic: str, content_kind: str, summary: str = "",
                    body: str = "", by: str = "county") -> str:
     """Publish one item; returns its id. Files are hashed and copied in first, so an
@@ -65,12 +65,13 @@ async def add_item(store: Store, blobs: BlobStore, county: str, files: list[Path
     return meta.doc_id
 
 
-async def list_items(store: Store, *, include_withdrawn: bool = True) -> list[kinds.ContentItem]:
+async def list_items(store: DocumentStore, *, include_withdrawn: bool = True
+                     ) -> list[kinds.ContentItem]:
     rows = await store.views.content(published_only=not include_withdrawn)
     return [kinds.read_content(r[0], await store.read(r[0])) for r in rows]
 
 
-async def withdraw(store: Store, doc_id: str) -> None:
+async def withdraw(store: DocumentStore, doc_id: str) -> None:
     meta = await store.meta(doc_id)
     if meta.kind != CONTENT:
         raise NotAuthorized(f"{doc_id} is not a content item", code="not_content")

@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterator
 
 from automerge.core import ROOT, Document, ObjType
 
-from store import Incoming, Store, amdoc, casedoc, kinds, records
+from store import DocumentStore, Incoming, amdoc, casedoc, kinds, records
 from store.records import (
     AGREED,
     CASE,
@@ -148,7 +148,7 @@ def _retime(doc: Document, key: str, stamps: list[str]) -> None:
 class _Batch:
     """Documents waiting to be merged into the store, a transaction per BATCH."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: DocumentStore) -> None:
         self.store = store
         self.items: list[Incoming] = []
         self.written = 0
@@ -458,7 +458,7 @@ async def _village(batch: _Batch, maker: CaseMaker, code: str, name: str, n: int
         counts["screenings"] += 1
 
 
-async def _warnings_history(store: Store, county: str, today: dt.date,
+async def _warnings_history(store: DocumentStore, county: str, today: dt.date,
                             spikes: list[Spike]) -> None:
     """Run the warning pass over the past weeks so older spikes raised (and an operator
     handled) their warnings, then over today."""
@@ -496,7 +496,7 @@ def _sync_times(codes: list[str], busy: set[str], now: dt.datetime,
     return out
 
 
-async def _last_seen(store: Store, county: str, seen: dict[str, dt.datetime | None],
+async def _last_seen(store: DocumentStore, county: str, seen: dict[str, dt.datetime | None],
                      rng: random.Random) -> None:
     """Write each village's last sync (``_sync_times``) into the relay's peers, as the
     sync driver does when a node connects (the demo has no real nodes)."""

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from store import Store
+from store import DocumentStore
 from sync import revocations
 from sync.auth import revocation_payload, sign_revocations
 
 from .ca import CountyCA
 
 
-async def revoke(store: Store, ca: CountyCA, county: str, node_id: str,
+async def revoke(store: DocumentStore, ca: CountyCA, county: str, node_id: str,
                  reason: str = "") -> int:
     """Add ``node_id`` to the list; returns the new version. Revoking twice is a no-op
     that still returns the current version."""

@@ -32,7 +32,7 @@ from typing import Any
 
 from automerge.core import ROOT, Document, ObjType, ScalarType
 
-from store import Store, ValidationError, amdoc, kinds, records
+from store import DocumentStore, ValidationError, amdoc, kinds, records
 from store.records import CATEGORIES, WARNING
 
 from .warnings import (
@@ -86,7 +86,7 @@ class WarningPass:
     """Runs the rules over a relay's store. Keeps a small cache of group flags between
     passes (a case is loaded again only when its document changed)."""
 
-    def __init__(self, store: Store, county: str, cfg: WarningConfig) -> None:
+    def __init__(self, store: DocumentStore, county: str, cfg: WarningConfig) -> None:
         self.store = store
         self.county = county
         self.cfg = cfg

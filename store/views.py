@@ -54,6 +54,9 @@ class Views:
             raise ValueError(f"unknown SQL dialect {dialect!r}")
         self._q = run
         self._tok = tok
+        self.dialect = dialect
+        """The SQL dialect of the backend ("sqlite" or "postgresql"), for the one relay
+        module that writes its own SQL (relay/dashboard/queries.py)."""
         self._find = FIND[dialect]
 
     # --- the store's own tables -------------------------------------------------------

@@ -34,8 +34,6 @@ import jinja2
 from aiohttp import web
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
-from store import Store
-
 from .. import keys as relay_keys
 from ..accounts import AccountStore
 from ..config import RelayHome
@@ -45,6 +43,7 @@ from .common import warm
 from .config import DashboardConfig, accounts_file, cookie_key, load_config
 from .keys import ACCOUNTS, CACHE, DCONFIG, WARMER_TASK, WARNING_TASK, WARNINGS
 from .metrics import metrics_middleware
+from .queries import Store
 from .security import guard, secure_headers
 
 __all__ = ["DASHBOARD_APP", "DashboardConfig", "setup_dashboard"]

@@ -11,12 +11,13 @@ import aiohttp_jinja2
 from aiohttp import web
 from aiohttp_session import get_session
 
-from store import DocMeta, DocNotFound, Store
+from store import DocMeta, DocNotFound
 from store.records import CATEGORIES, CONSULTATION, STATUSES, WARNING
 
 from .. import keys as relay_keys
 from . import i18n
 from .keys import CACHE
+from .queries import Store
 from .security import csrf_token, current_viewer
 
 CACHE_TTL_S = 30.0  # figures may be this old while sync keeps changing the store

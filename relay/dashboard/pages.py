@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from store import DocNotFound, Store, kinds
+from store import DocNotFound, kinds
 from store.casedoc import Case
 from store.records import CASE, CATEGORIES, CONSULTATION, WARNING
 
@@ -42,7 +42,7 @@ def chart_payload(starts: list[dt.date], series: dict[str, list[int]], lang: str
     }, ensure_ascii=False)
 
 
-async def overview_data(store: Store, county: str, cfg: DashboardConfig,
+async def overview_data(store: q.Store, county: str, cfg: DashboardConfig,
                         f: q.Filters) -> dict[str, Any]:
     """Everything the overview shows (also computed ahead by the dashboard's warmer)."""
     matrix = await q.case_matrix(store, f)

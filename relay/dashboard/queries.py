@@ -14,6 +14,14 @@ local dates already. Figures:
     consultations            waiting (no answer yet) with their age; answered in the
                              period with the time from question to answer
     stale village            no sync session for ``stale_after_hours`` (or never)
+
+The SQL runs on both backends (the SQLite file and PostgreSQL, issue #13) with the same
+results (tests/relay/test_dashboard_backends.py): sums of ``CASE WHEN`` rather than of
+booleans, date arithmetic in Python on the ISO strings (as store/views.py does), ties in
+an order broken by ``doc_id``. What differs is only how SQLite is steered onto an index
+(a unary ``+`` on a column, ``CROSS JOIN`` to fix the loop order), which PostgreSQL's
+planner does not need and its grammar does not take: ``_Sql`` writes either form, from
+``store.views.dialect``.
 """
 
 from __future__ import annotations
@@ -21,20 +29,51 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping, Protocol
 
-from store import Store
+from store import DocumentStore
 from store.records import CASE, CATEGORIES, CONSULTATION, SCREENING, STATUSES, VILLAGE, WARNING
+from store.views import days_between
 
 from ..warning_pass import OPEN, TZ, TZ_HOURS, local_today, utc_bound, week_start
 
 FOLLOWUP_SOON_DAYS = 14
-SQL_TZ = f"{TZ_HOURS:+d} hours"
 PERIODS = ("month", "quarter", "year", "12w", "all", "custom")
 GRAINS = ("week", "month")
 PAGE_SIZE = 50
 STATUSES_ALL = tuple(STATUSES)
 MAX_BUCKETS = 120  # points on a time chart (e.g. all history by week would be too many)
+
+
+class Store(DocumentStore, Protocol):
+    """A document store that also runs this module's read-only SQL (``?`` placeholders):
+    store/docs.py's ``Store`` and store/pg's ``PgStore`` both do."""
+
+    async def query(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+
+@dataclass(frozen=True)
+class _Sql:
+    """The few words of SQL the two dialects write differently (see the module docstring)."""
+
+    sqlite: bool
+
+    @classmethod
+    def of(cls, store: Store) -> "_Sql":
+        return cls(store.views.dialect == "sqlite")
+
+    def plain(self, column: str) -> str:
+        """``column`` kept off an index (SQLite's unary plus); as is on PostgreSQL."""
+        return f"+{column}" if self.sqlite else column
+
+    @property
+    def fixed_join(self) -> str:
+        """A join whose loop order is the written one in SQLite (CROSS JOIN ... ON)."""
+        return "CROSS JOIN" if self.sqlite else "JOIN"
+
+
+def _count_if(cond: str) -> str:
+    return f"sum(CASE WHEN {cond} THEN 1 ELSE 0 END)"
 
 
 @dataclass(frozen=True)
@@ -193,14 +232,12 @@ async def case_matrix(store: Store, f: Filters) -> list[tuple[Any, ...]]:
     month0 = utc_bound(_month_start(f.today))
     where, args = _case_where(f, period=False)
     closed_lo, closed_hi = f.start.isoformat(), f.end.isoformat()
-    sql = (
-        "SELECT village, category, "
-        "sum(created_at >= ?), sum(created_at >= ?), "
-        "sum(created_at >= ? AND created_at < ?), "
-        "sum(status != 'closed'), "
-        "sum(status = 'closed' AND closed_at >= ? AND closed_at < ?), "
-        "sum(status = 'closed' AND outcome = 'agreed' AND closed_at >= ? AND closed_at < ?) "
-        f"FROM records WHERE {where} GROUP BY village, category")
+    counts = ", ".join(_count_if(c) for c in (
+        "created_at >= ?", "created_at >= ?", "created_at >= ? AND created_at < ?",
+        "status != 'closed'", "status = 'closed' AND closed_at >= ? AND closed_at < ?",
+        "status = 'closed' AND outcome = 'agreed' AND closed_at >= ? AND closed_at < ?"))
+    sql = (f"SELECT village, category, {counts} "
+           f"FROM records WHERE {where} GROUP BY village, category")
     rows = await store.query(sql, (year0, month0, utc_bound(f.start), utc_bound(f.end),
                                    closed_lo, closed_hi, closed_lo, closed_hi, *args))
     return list(rows)
@@ -244,15 +281,15 @@ async def villages(store: Store, county: str, f: Filters, *, stale_hours: int,
     return sorted(out, key=lambda r: r.code)
 
 
-def _followups_from(f: Filters) -> tuple[str, str, list[Any]]:
+def _followups_from(f: Filters, sql: _Sql) -> tuple[str, str, list[Any]]:
     """(FROM clause, extra WHERE, args) for follow-ups of the filter's village/category.
     With a filter the loop starts at the village's cases (index on records) and looks
     their visits up (CROSS JOIN fixes that order in SQLite); without one it reads the
     follow-up indexes alone."""
     if not (f.village or f.category):
         return "followups f", "", []
-    # (the callers write "+f.done_date": a unary plus keeps SQLite from scanning the
-    # follow-up index of the whole county for each of the village's cases)
+    # (the callers write sql.plain("f.done_date"): a unary plus keeps SQLite from scanning
+    # the follow-up index of the whole county for each of the village's cases)
     where, args = ["r.kind = ?"], [CASE]
     if f.village:
         where.append("r.village = ?")
@@ -260,16 +297,17 @@ def _followups_from(f: Filters) -> tuple[str, str, list[Any]]:
     if f.category:
         where.append("r.category = ?")
         args.append(f.category)
-    return ("records r CROSS JOIN followups f ON f.doc_id = r.doc_id",
+    return (f"records r {sql.fixed_join} followups f ON f.doc_id = r.doc_id",
             " AND " + " AND ".join(where), args)
 
 
 async def overdue_by_village(store: Store, f: Filters) -> dict[str, int]:
     if f.village:
-        src, extra, args = _followups_from(f)
+        sql = _Sql.of(store)
+        src, extra, args = _followups_from(f, sql)
         rows = await store.query(
-            f"SELECT count(*) FROM {src} WHERE +f.done_date IS NULL AND +f.due_date < ?{extra}",
-            (f.today.isoformat(), *args))
+            f"SELECT count(*) FROM {src} WHERE {sql.plain('f.done_date')} IS NULL AND "
+            f"{sql.plain('f.due_date')} < ?{extra}", (f.today.isoformat(), *args))
         return {f.village: int(rows[0][0])}
     where, args = ["f.done_date IS NULL", "f.due_date < ?"], [f.today.isoformat()]
     if f.category:
@@ -349,19 +387,31 @@ async def category_series(store: Store, f: Filters) -> tuple[list[dt.date], dict
         return [], {}
     f2 = replace(f, start=max(f.start, starts[0]))
     where, args = _case_where(f2)
-    bucket = (sql_week("created_at") if f.grain == "week"
-              else "strftime('%Y-%m-01', created_at, '+8 hours')")
+    # Counted per UTC day and half of it (before or from 16:00 UTC, midnight China
+    # time): few rows, and the local day of each is then plain date arithmetic here.
     rows = await store.query(
-        f"SELECT category, {bucket} AS b, count(*) FROM records WHERE {where} "
-        "GROUP BY category, b", args)
-    index = {d.isoformat(): i for i, d in enumerate(starts)}
+        "SELECT category, substr(created_at, 1, 10) AS d, "
+        f"CASE WHEN substr(created_at, 12, 2) >= '{24 - TZ_HOURS:02d}' THEN 1 ELSE 0 END AS late, "
+        f"count(*) FROM records WHERE {where} GROUP BY category, d, late", args)
+    index = {d: i for i, d in enumerate(starts)}
     series: dict[str, list[int]] = {}
-    for cat, b, n in rows:
-        i = index.get(str(b))
+    for cat, day, late, n in rows:
+        b = _bucket_of(day, int(late or 0), f.grain)
+        i = index.get(b) if b is not None else None
         if i is not None and cat in CATEGORIES:
             series.setdefault(str(cat), [0] * len(starts))[i] += int(n)
     ordered = {c: series[c] for c in CATEGORIES if c in series}
     return starts, ordered
+
+
+def _bucket_of(utc_day: Any, late: int, grain: str) -> dt.date | None:
+    """The bucket (Monday, or first of the month) of a case registered on ``utc_day``
+    (UTC), ``late`` = at or after midnight China time; None for a malformed day."""
+    try:
+        day = dt.date.fromisoformat(str(utc_day)) + dt.timedelta(days=late)
+    except ValueError:
+        return None
+    return _month_start(day) if grain == "month" else week_start(day)
 
 
 # --- follow-ups ------------------------------------------------------------------------
@@ -377,19 +427,23 @@ class FollowupRow:
 async def followups(store: Store, f: Filters) -> list[FollowupRow]:
     today = f.today.isoformat()
     soon = (f.today + dt.timedelta(days=FOLLOWUP_SOON_DAYS)).isoformat()
-    src, extra, args = _followups_from(f)
-    p = "+" if extra else ""
+    sql = _Sql.of(store)
+    src, extra, args = _followups_from(f, sql)
+
+    def p(column: str) -> str:
+        return sql.plain(column) if extra else column
+
     out = {m: FollowupRow(m) for m in (1, 3, 6)}
     rows = await store.query(
-        f"SELECT f.month, sum(f.due_date < ?), sum(f.due_date >= ?) FROM {src} "
-        f"WHERE {p}f.done_date IS NULL AND {p}f.due_date < ?{extra} GROUP BY f.month",
-        (today, today, soon, *args))
+        f"SELECT f.month, {_count_if('f.due_date < ?')}, {_count_if('f.due_date >= ?')} "
+        f"FROM {src} WHERE {p('f.done_date')} IS NULL AND {p('f.due_date')} < ?{extra} "
+        "GROUP BY f.month", (today, today, soon, *args))
     for m, overdue, due in rows:
         if m in out:
             out[m].overdue, out[m].due_soon = int(overdue or 0), int(due or 0)
     rows = await store.query(
         f"SELECT f.month, count(*), avg(f.satisfaction) FROM {src} "
-        f"WHERE {p}f.done_date >= ? AND {p}f.done_date < ?{extra} GROUP BY f.month",
+        f"WHERE {p('f.done_date')} >= ? AND {p('f.done_date')} < ?{extra} GROUP BY f.month",
         (f.start.isoformat(), f.end.isoformat(), *args))
     for m, n, sat in rows:
         if m in out:
@@ -419,10 +473,11 @@ async def waiting(store: Store, *, village: str = "", county: str = "",
     if village and county:
         where.append("scope = ?")
         args.append(f"village:{county}/{village}")
+    # "+created_at" (SQLite): sort the few waiting ones; do not walk an index of every record.
     rows = await store.query(
         f"SELECT doc_id, scope, parent, number, title, created_at FROM records "
-        # "+created_at": sort the few waiting ones; do not walk an index of every record.
-        f"WHERE {' AND '.join(where)} ORDER BY +created_at, doc_id LIMIT ? OFFSET ?",
+        f"WHERE {' AND '.join(where)} ORDER BY {_Sql.of(store).plain('created_at')}, doc_id "
+        "LIMIT ? OFFSET ?",
         (*args, limit, offset))
     return [{"doc_id": d, "village": village_of_scope(s), "case_id": p, "case_number": n,
              "question": t, "asked_at": a, "age_hours": _age_hours(a, now)}
@@ -445,19 +500,25 @@ async def answer_times(store: Store, f: Filters, county: str = "") -> AnswerTime
         where.append("scope = ?")
         args.append(f"village:{county}/{f.village}")
     rows = await store.query(
-        "SELECT (julianday(closed_at) - julianday(created_at)) * 24 FROM records "
-        f"WHERE {' AND '.join(where)}", args)
-    hours = sorted(float(h) for (h,) in rows if h is not None and h >= 0)
+        f"SELECT created_at, closed_at FROM records WHERE {' AND '.join(where)}", args)
+    hours = sorted(h for h in (_hours_between(a, c) for a, c in rows)
+                   if h is not None and h >= 0)
     if not hours:
         return AnswerTimes(0, None, None, None)
     return AnswerTimes(len(hours), statistics.median(hours), statistics.fmean(hours),
                        sum(h <= 48 for h in hours) / len(hours))
 
 
+def _hours_between(first: Any, then: Any) -> float | None:
+    days = days_between(first, then)
+    return None if days is None else days * 24
+
+
 async def answered_recently(store: Store, limit: int = 10) -> list[dict[str, Any]]:
     rows = await store.query(
         "SELECT doc_id, scope, parent, number, title, created_at, closed_at FROM records "
-        "WHERE kind = ? AND status = 'answered' ORDER BY closed_at DESC LIMIT ?",
+        "WHERE kind = ? AND status = 'answered' ORDER BY closed_at DESC NULLS LAST, "
+        "doc_id DESC LIMIT ?",
         (CONSULTATION, limit))
     out = []
     for d, s, p, n, t, a, c in rows:
@@ -482,7 +543,8 @@ async def open_warnings(store: Store, village: str = "", limit: int = 200
         args.append(village)
     rows = await store.query(
         f"SELECT doc_id, village, category, title, created_at FROM records WHERE "
-        f"{' AND '.join(where)} ORDER BY created_at DESC LIMIT ?", (*args, limit))
+        f"{' AND '.join(where)} ORDER BY created_at DESC NULLS LAST, doc_id DESC LIMIT ?",
+        (*args, limit))
     return [{"doc_id": d, "village": v, "category": c, "message": t, "raised_at": a}
             for d, v, c, t, a in rows]
 
@@ -517,7 +579,8 @@ async def screening_list(store: Store, f: Filters, county: str, limit: int = 500
     where, args = _screening_where(f, county)
     rows = await store.query(
         f"SELECT doc_id, scope, created_at, title, number FROM records WHERE "
-        f"{' AND '.join(where)} ORDER BY created_at DESC LIMIT ?", (*args, limit))
+        f"{' AND '.join(where)} ORDER BY created_at DESC NULLS LAST, doc_id DESC LIMIT ?",
+        (*args, limit))
     return [{"doc_id": d, "village": village_of_scope(s), "date": a, "place": t,
              "attendance": int(n or 0)} for d, s, a, t, n in rows]
 
@@ -536,7 +599,8 @@ async def case_list(store: Store, f: Filters, *, status: str = "", page: int = 1
     (total,), = await store.query(f"SELECT count(*) FROM records WHERE {where}", args)
     rows = await store.query(
         "SELECT doc_id, number, title, category, status, village, created_at, closed_at, "
-        f"outcome FROM records WHERE {where} ORDER BY created_at DESC LIMIT ? OFFSET ?",
+        f"outcome FROM records WHERE {where} ORDER BY created_at DESC NULLS LAST, doc_id DESC "
+        "LIMIT ? OFFSET ?",
         (*args, page_size, max(0, page - 1) * page_size))
     keys = ("doc_id", "number", "title", "category", "status", "village", "created_at",
             "closed_at", "outcome")
@@ -555,7 +619,3 @@ def local_time(iso: str | None) -> str:
         return t.isoformat(sep=" ", timespec="minutes")
     return t.astimezone(TZ).strftime("%Y-%m-%d %H:%M")
 
-
-def sql_week(column: str) -> str:
-    """SQL for the Monday (China time) of an ISO timestamp column."""
-    return f"date({column}, '{SQL_TZ}', '-6 days', 'weekday 1')"

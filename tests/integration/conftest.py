@@ -4,7 +4,11 @@ compare replicas. No mocks: real SQLite files under tmp_path, a real aiohttp ser
 
 Fixtures
     relay           a running county relay (county KC): ``relay.url`` is its
-                    ``ws://127.0.0.1:PORT/v1/sync``, ``relay.store`` its Store, ``relay.app``
+                    ``ws://127.0.0.1:PORT/v1/sync``, ``relay.store`` its store, ``relay.app``
+    relay_backend   where that relay keeps its documents: "sqlite" (the default) or
+                    "postgresql" (a fresh database of the suite's server); a module runs
+                    on both with ``pytestmark = pytest.mark.parametrize("relay_backend",
+                    ["sqlite", "postgresql"], indirect=True)``
     make_node       ``await make_node("a1", village="A")``: a Node of county KC on tmp_path
                     with ``config.relay_url`` set to the relay (when the relay fixture is in
                     use); closed at teardown
@@ -33,7 +37,7 @@ from node.daemon import Syncer, node_identity
 from relay import keys as relay_keys
 from relay.app import create_app
 from relay.config import RelayHome
-from store import Store, casedoc, kinds, records
+from store import DocumentStore, ScopeSet, casedoc, kinds, records
 from store.records import CASE, CONTENT, Party
 from sync.driver import SessionResult, sync_as_client, sync_as_server
 from sync.scopes import Identity
@@ -45,23 +49,39 @@ SESSION_TIMEOUT_S = 60.0  # bound on any one sync session in this suite
 IDLE_TIMEOUT_S = 15.0  # a session that hears nothing for this long ends
 
 
+BACKENDS = ("sqlite", "postgresql")
+
+Store = DocumentStore  # any backend: the helpers below speak only the storage protocol
+EVERY_SCOPE = ScopeSet.of("*")
+
+
 # --- replicas ----------------------------------------------------------------------------
+async def doc_metas(store: Store) -> list[Any]:
+    """The DocMeta of every document of ``store``, read through its feed."""
+    out, seq = [], 0
+    while True:
+        page = await store.changes_since(seq, readable=EVERY_SCOPE, limit=500)
+        out += page.entries
+        seq = page.upto
+        if not page.more:
+            return out
+
+
 async def doc_heads(store: Store, scope_prefix: str = "") -> dict[str, bytes]:
     """Every document of ``store`` (optionally only scopes starting with ``scope_prefix``)
     as doc_id -> packed heads."""
-    rows = await store.query("SELECT doc_id, heads, scope FROM docs")
-    return {r[0]: bytes(r[1]) for r in rows if str(r[2]).startswith(scope_prefix)}
+    return {m.doc_id: bytes(m.heads) for m in await doc_metas(store)
+            if m.scope.startswith(scope_prefix)}
 
 
 async def doc_scopes(store: Store) -> dict[str, str]:
     """doc_id -> scope of every document in ``store``."""
-    return {r[0]: r[1] for r in await store.query("SELECT doc_id, scope FROM docs")}
+    return {m.doc_id: m.scope for m in await doc_metas(store)}
 
 
 async def store_state(store: Store) -> tuple[int, int]:
     """(number of documents, current seq): what a refused session must leave unchanged."""
-    (count,), = await store.query("SELECT count(*) FROM docs")
-    return int(count), await store.current_seq()
+    return await store.views.doc_count(), await store.current_seq()
 
 
 # --- documents -----------------------------------------------------------------------------
@@ -152,7 +172,7 @@ def helpers() -> types.SimpleNamespace:
         new_case=new_case, new_content=new_content, sync_memory=sync_memory, sync_ws=sync_ws,
         sync_relay=sync_relay, eventually=eventually, unique_code=unique_code,
         node_identity=node_identity, open_relay_store=open_relay_store,
-        start_relay=start_relay,
+        start_relay=start_relay, doc_metas=doc_metas,
     )
 
 
@@ -182,9 +202,10 @@ class LiveRelay:
         return self.app[relay_keys.METRICS]
 
 
-async def start_relay(path: Path, county: str = COUNTY) -> LiveRelay:
+async def start_relay(path: Path, county: str = COUNTY, *, store: str = "") -> LiveRelay:
+    """A relay on 127.0.0.1; ``store``: a postgresql:// URL, or "" for its SQLite file."""
     home = RelayHome(path)
-    home.init(county, host="127.0.0.1", port=0)
+    home.init(county, host="127.0.0.1", port=0, store=store)
     # Plain ws: identities come from the Hello (the security tests cover mutual TLS).
     app = create_app(home, tls=False)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
@@ -195,16 +216,32 @@ async def start_relay(path: Path, county: str = COUNTY) -> LiveRelay:
     return LiveRelay(home, app, runner, host, port)
 
 
-async def open_relay_store(path: Path, county: str = COUNTY) -> tuple[Store, Identity]:
-    """A relay's store and identity without its server (for in-memory sessions)."""
+async def open_relay_store(path: Path, county: str = COUNTY, *, store: str = ""
+                           ) -> tuple[Store, Identity]:
+    """A relay's store and identity without its server (for in-memory sessions);
+    ``store`` as for ``start_relay``."""
     home = RelayHome(path)
-    cfg = home.init(county, host="127.0.0.1", port=0)
-    return await Store.open(home.store_file, key=home.store_key()), cfg.identity
+    cfg = home.init(county, host="127.0.0.1", port=0, store=store)
+    return await home.open_store(cfg), cfg.identity
 
 
 @pytest.fixture
-async def relay(tmp_path: Path) -> AsyncIterator[LiveRelay]:
-    live = await start_relay(tmp_path / "relay")
+def relay_backend(request: pytest.FixtureRequest) -> str:
+    """Where the ``relay`` fixture's relay keeps its documents (see the module docstring)."""
+    backend = str(getattr(request, "param", "sqlite"))
+    assert backend in BACKENDS, backend
+    return backend
+
+
+@pytest.fixture
+def relay_store_url(request: pytest.FixtureRequest, relay_backend: str) -> str:
+    """The relay's ``store`` setting: "" (SQLite) or a fresh PostgreSQL database."""
+    return str(request.getfixturevalue("pg_dsn")) if relay_backend == "postgresql" else ""
+
+
+@pytest.fixture
+async def relay(tmp_path: Path, relay_store_url: str) -> AsyncIterator[LiveRelay]:
+    live = await start_relay(tmp_path / "relay", store=relay_store_url)
     try:
         yield live
     finally:
