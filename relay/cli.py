@@ -272,6 +272,21 @@ def cmd_relay_migrate_store(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_relay_doctor(args: argparse.Namespace) -> int:
+    from .doctor import FAIL, OK, run_checks
+
+    lang = lang_of(args)
+    checks = asyncio.run(run_checks(_home(args)))
+    if args.json:
+        emit_json([{"check": c.name, "status": c.status, "message": c.text(lang)}
+                   for c in checks])
+    else:
+        marks = {OK: "✓", FAIL: "✗"}
+        for c in checks:
+            print(f"{marks.get(c.status, '!')} {c.text(lang)}")
+    return 1 if any(c.status == FAIL for c in checks) else 0
+
+
 def add_commands(sub: Any) -> None:
     relay = sub.add_parser("relay", help="the county relay")
     relay.add_argument("--relay-home", help=f"relay home (default: ${ENV_RELAY_HOME} or the "
@@ -309,6 +324,8 @@ def add_commands(sub: Any) -> None:
                         "store from an earlier run (a password may come from PGPASSWORD "
                         "or ~/.pgpass)")
     s.set_defaults(func=cmd_relay_migrate_store)
+    s = rsub.add_parser("doctor", help="check the database, certificates, disk and port")
+    s.set_defaults(func=cmd_relay_doctor)
     s = rsub.add_parser("token", help="a one-time enrolment code for a new node")
     s.add_argument("--village", required=True)
     s.add_argument("--role", choices=["director", "judge"], default="director")
