@@ -37,6 +37,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "relay_running": "端口 {port} 上有程序在应答：请先停止中继，再迁移。",
         "already_migrated": "中继的数据已经在 {store} 中，无需再迁移。",
         "dest_not_empty": "{store} 里已有另一个库的数据：请换一个空数据库。",
+        "dest_ahead": "{store} 里有比 store.db 更新的数据（中继曾用它运行过）：不能覆盖。"
+                      "请把 config.json 的 store 改回这个数据库。",
         "verify_failed": "校验发现 {count} 处不一致（第一处：{first}）；config.json 没有改动，"
                          "中继仍使用原来的 store.db。",
         "init_done": "已为县 {county} 创建中继：目录 {home}（编号 {relay_id}）",
@@ -143,6 +145,8 @@ MESSAGES: dict[str, dict[str, str]] = {
                          "migrating.",
         "already_migrated": "the relay's store is already in {store}; nothing to migrate.",
         "dest_not_empty": "{store} already holds another store: use an empty database.",
+        "dest_ahead": "{store} holds newer changes than store.db (the relay ran on it): "
+                      "it is not overwritten. Set store in config.json back to it.",
         "verify_failed": "verification found {count} differences (first: {first}); config.json "
                          "is unchanged and the relay still uses store.db.",
         "init_done": "relay for county {county} created at {home} (id {relay_id})",

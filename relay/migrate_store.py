@@ -8,7 +8,8 @@ Steps, each of which stops the command before config.json changes:
    same lock for the whole move, so a relay cannot start half-way either. As a second
    guard, something answering on the relay's port is taken as a running relay.
 2. The destination must hold nothing, or exactly this relay's store (the same store id:
-   a run that stopped before the switch; it is emptied and copied again).
+   a run that stopped before the switch; it is emptied and copied again), and then not
+   ahead of store.db (a relay that ran on the database and went back: refused).
 3. Every part of ``PARTS`` copies its rows, with progress lines on stderr.
 4. Every part verifies: the documents row for row (the same sealed bytes, heads and seq
    of each, the checkpoints, counters, sync log and store id; store/transfer.py), then
@@ -42,7 +43,7 @@ Progress = Callable[[str, int, int], None]  # (what, done, total)
 
 class MigrateError(RelayConfigError):
     """A refusal of the move (codes: relay_running, already_migrated, dest_not_empty,
-    verify_failed)."""
+    dest_ahead, verify_failed)."""
 
     def __init__(self, code: str, message: str, **details: str) -> None:
         super().__init__(code, message)
@@ -137,6 +138,11 @@ async def migrate_store(home: RelayHome, to: str, *, progress: Progress,
                     if there != src.store_id:
                         raise MigrateError("dest_not_empty", f"{describe(to)} already holds "
                                            "another store", store=describe(to))
+                    if await dst.current_seq() > await src.current_seq():
+                        # The relay ran on the database, then went back to store.db:
+                        # copying again would throw away what the database got since.
+                        raise MigrateError("dest_ahead", f"{describe(to)} holds newer "
+                                           "changes than store.db", store=describe(to))
                     log.info("event=migrate_again store=%s", describe(to))
                 move = Move(home, src, dst, to, progress)
                 for part in parts if parts is not None else PARTS:

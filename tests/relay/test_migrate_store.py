@@ -133,6 +133,14 @@ async def test_migrate_keeps_every_document_and_checkpoint_and_nothing_is_resent
     finally:
         await runner.cleanup()
 
+    # Going back to store.db and moving again would lose what the database got since.
+    home.switch_store("")
+    code = await asyncio.to_thread(main, ["relay", "--relay-home", str(home.path), "--lang",
+                                          "en", "migrate-store", "--to", pg_dsn])
+    assert code == 1
+    assert "holds newer changes than store.db" in capfd.readouterr().err
+    assert home.load().store == ""
+    home.switch_store(pg_dsn)
     # A second move is refused: the relay already keeps its store there.
     code = await asyncio.to_thread(main, ["relay", "--relay-home", str(home.path), "--lang",
                                           "en", "migrate-store", "--to", pg_dsn])
