@@ -156,7 +156,9 @@ def cmd_relay_serve(args: argparse.Namespace) -> int:
             await relay.stop()
         return 0
 
-    return asyncio.run(main())
+    # Held while the relay runs: 'relay migrate-store' refuses a running relay.
+    with home.lock("serve"):
+        return asyncio.run(main())
 
 
 def cmd_relay_token(args: argparse.Namespace) -> int:
@@ -242,6 +244,49 @@ def cmd_relay_revoke(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_relay_migrate_store(args: argparse.Namespace) -> int:
+    from store.location import describe
+
+    from .migrate_store import migrate_store
+
+    lang = lang_of(args)
+    home = _home(args)
+    names = {"meta": t(lang, "mig_meta"), "docs": t(lang, "mig_docs"),
+             "doc_tail": t(lang, "mig_doc_tail"), "records": t(lang, "mig_records"),
+             "followups": t(lang, "mig_followups"), "peers": t(lang, "mig_peers"),
+             "counters": t(lang, "mig_counters"), "sync_log": t(lang, "mig_sync_log"),
+             "check": t(lang, "mig_check")}
+
+    def progress(what: str, done: int, total: int) -> None:
+        print(t(lang, "mig_progress", what=names.get(what, what), done=done, total=total),
+              file=sys.stderr, flush=True)
+
+    print(t(lang, "mig_start", store=describe(args.to), home=home.path), file=sys.stderr,
+          flush=True)
+    result = asyncio.run(migrate_store(home, args.to, progress=progress))
+    if args.json:
+        emit_json({"ok": True, **result})
+        return 0
+    print(t(lang, "mig_verified", **result))
+    print(t(lang, "mig_done", **result))
+    return 0
+
+
+def cmd_relay_doctor(args: argparse.Namespace) -> int:
+    from .doctor import FAIL, OK, run_checks
+
+    lang = lang_of(args)
+    checks = asyncio.run(run_checks(_home(args)))
+    if args.json:
+        emit_json([{"check": c.name, "status": c.status, "message": c.text(lang)}
+                   for c in checks])
+    else:
+        marks = {OK: "✓", FAIL: "✗"}
+        for c in checks:
+            print(f"{marks.get(c.status, '!')} {c.text(lang)}")
+    return 1 if any(c.status == FAIL for c in checks) else 0
+
+
 def add_commands(sub: Any) -> None:
     relay = sub.add_parser("relay", help="the county relay")
     relay.add_argument("--relay-home", help=f"relay home (default: ${ENV_RELAY_HOME} or the "
@@ -272,6 +317,15 @@ def add_commands(sub: Any) -> None:
                    help="concurrent sync sessions at most; one more is told 'busy' and when "
                         "to retry (default: max_sessions in config.json, else 100)")
     s.set_defaults(func=cmd_relay_serve)
+    s = rsub.add_parser("migrate-store", help="move the county's store from store.db to "
+                                              "PostgreSQL (the relay stopped)")
+    s.add_argument("--to", required=True, metavar="URL",
+                   help="postgresql://USER@HOST:PORT/DB, empty or holding this relay's "
+                        "store from an earlier run (a password may come from PGPASSWORD "
+                        "or ~/.pgpass)")
+    s.set_defaults(func=cmd_relay_migrate_store)
+    s = rsub.add_parser("doctor", help="check the database, certificates, disk and port")
+    s.set_defaults(func=cmd_relay_doctor)
     s = rsub.add_parser("token", help="a one-time enrolment code for a new node")
     s.add_argument("--village", required=True)
     s.add_argument("--role", choices=["director", "judge"], default="director")

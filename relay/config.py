@@ -6,6 +6,7 @@
                             config.json names a PostgreSQL database (``store``); then it
                             keeps only the index of the media files in <home>/blobs
     <home>/keys/store.key   key sealing documents at rest (0600)
+    <home>/relay.lock       locked while 'relay serve' or 'relay migrate-store' runs
 
 Every folder of the home is 0700 and every file 0600; ``RelayHome.tighten`` (run when the
 relay starts) brings back an existing home that is looser.
@@ -13,11 +14,14 @@ relay starts) brings back an existing home that is looser.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Iterator
 
 import platformdirs
 
@@ -130,6 +134,39 @@ class RelayHome:
         cfg = cfg or self.load()
         return await open_store(self.store_location(cfg), key=self.store_key(),
                                 side_dir=self.path / "store-files")
+
+    @contextmanager
+    def lock(self, what: str) -> Iterator[None]:
+        """Hold <home>/relay.lock for ``what`` ("serve", "migrate-store"): one of them at a
+        time on a relay home. Another holder: RelayConfigError ``relay_locked`` at once.
+        The lock goes with the process, so a killed relay leaves nothing to clean up."""
+        path = self.path / "relay.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                held = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+                err = RelayConfigError("relay_locked", f"{path} is held ({held or '?'}): "
+                                       "stop the relay (or the migration) first")
+                err.details = {"what": held or "?"}
+                raise err from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{what} pid {os.getpid()}".encode(), 0)
+            yield
+        finally:
+            os.close(fd)
+
+    def switch_store(self, store: str) -> RelayConfig:
+        """Name ``store`` (a postgresql:// URL, or "" for store.db) in config.json
+        (write_private: a crash leaves the old file or the new one)."""
+        cfg = self.load()
+        if store:
+            check_database_url(store)
+        cfg.store = store
+        write_private(self.config_file,
+                      json.dumps(asdict(cfg), ensure_ascii=False, indent=2).encode())
+        return cfg
 
     @property
     def blob_index_file(self) -> Path:

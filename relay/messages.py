@@ -17,6 +17,30 @@ DEFAULT = "zh"
 
 MESSAGES: dict[str, dict[str, str]] = {
     "zh": {
+        "mig_start": "开始把中继 {home} 的数据库迁到 {store}（中继须已停止）……",
+        "mig_progress": "  {what}：{done}/{total}",
+        "mig_meta": "库信息",
+        "mig_docs": "记录",
+        "mig_doc_tail": "记录的增量",
+        "mig_records": "索引",
+        "mig_followups": "回访",
+        "mig_peers": "同步检查点",
+        "mig_counters": "计数器（案件编号）",
+        "mig_sync_log": "同步日志",
+        "mig_check": "校验记录",
+        "mig_verified": "校验通过：记录 {documents} 条（原库 {documents_source} 条），"
+                        "头部一致 {heads_equal} 条，同步检查点 {checkpoints} 个，"
+                        "计数器 {counters} 个，同步日志 {sync_log} 条。",
+        "mig_done": "config.json 已改为使用 {store}。原文件 {sqlite_left} 保留不动"
+                    "（其中还有媒体文件的索引；要退回，把 config.json 的 store 改为空）。",
+        "relay_locked": "中继正在运行（{what}）：请先停止中继，再迁移。",
+        "relay_running": "端口 {port} 上有程序在应答：请先停止中继，再迁移。",
+        "already_migrated": "中继的数据已经在 {store} 中，无需再迁移。",
+        "dest_not_empty": "{store} 里已有另一个库的数据：请换一个空数据库。",
+        "dest_ahead": "{store} 里有比 store.db 更新的数据（中继曾用它运行过）：不能覆盖。"
+                      "请把 config.json 的 store 改回这个数据库。",
+        "verify_failed": "校验发现 {count} 处不一致（第一处：{first}）；config.json 没有改动，"
+                         "中继仍使用原来的 store.db。",
         "init_done": "已为县 {county} 创建中继：目录 {home}（编号 {relay_id}）",
         "init_no_url": "提示：没有给出 --url。制作登记文件时需要 --url；联网登记的节点会使用"
                        "它们连上中继时的地址。",
@@ -98,6 +122,33 @@ MESSAGES: dict[str, dict[str, str]] = {
         "password_mismatch": "两次输入的密码不一致。",
     },
     "en": {
+        "mig_start": "moving the store of the relay at {home} to {store} (the relay must "
+                     "be stopped)...",
+        "mig_progress": "  {what}: {done} of {total}",
+        "mig_meta": "store information",
+        "mig_docs": "records",
+        "mig_doc_tail": "record increments",
+        "mig_records": "index",
+        "mig_followups": "follow-up visits",
+        "mig_peers": "sync checkpoints",
+        "mig_counters": "counters (case numbers)",
+        "mig_sync_log": "sync log",
+        "mig_check": "checking records",
+        "mig_verified": "verified: {documents} records (source {documents_source}), "
+                        "{heads_equal} with equal heads, {checkpoints} sync checkpoints, "
+                        "{counters} counters, {sync_log} sync log entries.",
+        "mig_done": "config.json now uses {store}. The file {sqlite_left} is left in place "
+                    "(it also holds the media files' index; to go back, set store to "
+                    "\"\" in config.json).",
+        "relay_locked": "the relay is running ({what}): stop it before migrating.",
+        "relay_running": "something answers on port {port}: stop the relay before "
+                         "migrating.",
+        "already_migrated": "the relay's store is already in {store}; nothing to migrate.",
+        "dest_not_empty": "{store} already holds another store: use an empty database.",
+        "dest_ahead": "{store} holds newer changes than store.db (the relay ran on it): "
+                      "it is not overwritten. Set store in config.json back to it.",
+        "verify_failed": "verification found {count} differences (first: {first}); config.json "
+                         "is unchanged and the relay still uses store.db.",
         "init_done": "relay for county {county} created at {home} (id {relay_id})",
         "init_no_url": "note: no --url given; enrolment files will need --url, and nodes "
                        "enrolled online will use the address they reached the relay by",

@@ -43,7 +43,7 @@ from typing import Any, Awaitable, Callable, Iterable, TypeVar
 import aiosqlite
 from automerge.core import Document
 
-from . import amdoc
+from . import amdoc, transfer
 from .db import DEFAULT_BUSY_TIMEOUT_MS, open_db, run_to_end, translate, translated
 from .errors import DocNotFound, StoreError, ValidationError
 from .projection import Projection, Tokenizer, search_sql
@@ -607,6 +607,47 @@ class Store(CommitListeners):
         rows = await cur.fetchall()
         await cur.close()
         return [dict(zip(names, r)) for r in rows]
+
+    # --- moving the store (store/transfer.py) -------------------------------------------
+    @translated
+    async def export_rows(self, table: str, *, after: tuple[Any, ...] | None = None,
+                          limit: int = 500) -> list[tuple[Any, ...]]:
+        """Rows of one of store/transfer.py's ``TABLES`` as they are at rest (documents
+        sealed), in key order, after the key ``after``."""
+        t = transfer.table(table)
+        sql = f"SELECT {', '.join(t.columns)} FROM {t.name}"
+        params: list[Any] = []
+        if after is not None:
+            sql += f" WHERE {transfer.key_sql(t)}"
+            params += list(after)
+        sql += f" ORDER BY {', '.join(t.key)} LIMIT ?"
+        return await self.query(sql, [*params, int(limit)])
+
+    async def import_rows(self, table: str, rows: list[tuple[Any, ...]]) -> None:
+        """Write rows exported by a store of the same key (``export_rows``), as they are,
+        in one transaction; ``meta`` rows replace this store's own (its store id)."""
+        t = transfer.table(table)
+        verb = "INSERT OR REPLACE" if t.name == "meta" else "INSERT"
+        sql = (f"{verb} INTO {t.name}({', '.join(t.columns)}) "
+               f"VALUES({', '.join('?' for _ in t.columns)})")
+
+        async def run(c: aiosqlite.Connection) -> None:
+            await c.executemany(sql, [tuple(r) for r in rows])
+
+        self._cache.clear()
+        await self._write(run)
+
+    async def clear_for_import(self) -> None:
+        """Delete every row of every table a copy writes (the destination of a move only:
+        the store then holds nothing, not even its store id, until rows are imported and
+        it is opened again)."""
+
+        async def run(c: aiosqlite.Connection) -> None:
+            for t in reversed(transfer.TABLES):
+                await c.execute(f"DELETE FROM {t.name}")
+
+        self._cache.clear()
+        await self._write(run)
 
     # --- maintenance -------------------------------------------------------------------
     async def _reproject(self, progress: Callable[[int, int], None] | None) -> int:

@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 import asyncpg
 from automerge.core import Document
 
-from .. import amdoc
+from .. import amdoc, transfer
 from ..db import DEFAULT_BUSY_TIMEOUT_MS, run_to_end
 from ..docs import new_doc_id
 from ..errors import DocNotFound, StoreError, ValidationError
@@ -535,6 +535,50 @@ class PgStore(CommitListeners):
         rows = await self._fetch(f"SELECT {', '.join(SYNC_LOG_COLS)} FROM sync_log "
                                  "ORDER BY id DESC LIMIT $1", limit)
         return [dict(r.items()) for r in rows]
+
+    # --- moving the store (store/transfer.py) -------------------------------------------
+    async def export_rows(self, table: str, *, after: tuple[Any, ...] | None = None,
+                          limit: int = 500) -> list[tuple[Any, ...]]:
+        """As store/docs.py's: rows at rest, in key order (COLLATE "C": SQLite's order)."""
+        t = transfer.table(table)
+        sql = f"SELECT {', '.join(t.columns)} FROM {t.name}"
+        params: list[Any] = []
+        if after is not None:
+            sql += f" WHERE {transfer.key_sql(t)}"
+            params += list(after)
+        sql += f" ORDER BY {', '.join(t.key)} LIMIT ?"
+        return await self.query(sql, [*params, int(limit)])
+
+    async def import_rows(self, table: str, rows: list[tuple[Any, ...]]) -> None:
+        """As store/docs.py's. ``sync_log`` keeps its ids (OVERRIDING SYSTEM VALUE) and its
+        identity goes on after the largest."""
+        t = transfer.table(table)
+        marks = ", ".join(f"${i}" for i in range(1, len(t.columns) + 1))
+        sql = f"INSERT INTO {t.name}({', '.join(t.columns)}) "
+        if t.name == "sync_log":
+            sql += "OVERRIDING SYSTEM VALUE "
+        sql += f"VALUES({marks})"
+        if t.name == "meta":
+            sql += " ON CONFLICT(key) DO UPDATE SET value = EXCLUDED.value"
+
+        async def run(c: asyncpg.Connection) -> None:
+            await c.executemany(sql, [tuple(r) for r in rows])
+            if t.name == "sync_log":
+                await c.execute("SELECT setval(pg_get_serial_sequence('sync_log', 'id'), "
+                                "coalesce(max(id), 0) + 1, false) FROM sync_log")
+
+        self._cache.clear()
+        await self._write(run)
+
+    async def clear_for_import(self) -> None:
+        """As store/docs.py's: every row of every table a copy writes, deleted."""
+
+        async def run(c: asyncpg.Connection) -> None:
+            for t in reversed(transfer.TABLES):
+                await c.execute(f"DELETE FROM {t.name}")
+
+        self._cache.clear()
+        await self._write(run)
 
     # --- maintenance -------------------------------------------------------------------
     async def check(self, *, progress: Callable[[int, int], None] | None = None
