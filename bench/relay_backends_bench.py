@@ -147,9 +147,10 @@ async def cold(root: Path, backends: Backends, order: list[str], cases: int, rep
 
 # --- (b) ---------------------------------------------------------------------------------
 class RelayProcess:
-    def __init__(self, home: Path, store: str) -> None:
+    def __init__(self, home: Path, store: str, max_sessions: int = 0) -> None:
         self.home = home
         self.store = store
+        self.max_sessions = max_sessions  # 0: the config's cap (100)
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = home.parent / f"{home.name}.log"
@@ -161,8 +162,11 @@ class RelayProcess:
         if self.store:
             init += ["--store", self.store]
         subprocess.run(init, check=True, capture_output=True)
+        serve = [*base, "serve", "--insecure"]
+        if self.max_sessions:
+            serve += ["--max-sessions", str(self.max_sessions)]
         with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen([*base, "serve", "--insecure"], stdout=log,
+            self.proc = subprocess.Popen(serve, stdout=log,
                                          stderr=subprocess.STDOUT)
         deadline = time.monotonic() + HEALTH_TIMEOUT_S
         while True:
@@ -245,7 +249,8 @@ async def many(root: Path, backends: Backends, order: list[str], n_nodes: int, p
         edits = 0
         for r in range(repeats):
             for b in (order if r % 2 == 0 else order[::-1]):
-                relay = RelayProcess(root / f"relay-b-{b}-{r}", await backends.location(b))
+                relay = RelayProcess(root / f"relay-b-{b}-{r}", await backends.location(b),
+                                     max_sessions=n_nodes)
                 relay.start()
                 assert relay.proc is not None
                 try:
