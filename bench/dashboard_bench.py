@@ -1,6 +1,7 @@
 """Benchmark: the county dashboard on a relay holding 400 villages × 1,000 cases.
 
     python -m bench.dashboard_bench [--villages 400] [--cases 1000] [--home /tmp/vc-bench]
+                                    [--backend sqlite|postgresql|both]
 
 Builds (once; reused while its parameters match) a relay home whose store holds
 ``villages × cases`` case documents spread over the past year, a consultation per fifteen
@@ -16,6 +17,11 @@ measures, with a real HTTP client: the overview page cold (first after start) an
 a village page, the case page, a full warning pass (cold: group flags read from the
 documents; warm: cached), and the relay process's memory. Prints a table and writes
 ``bench/results/dashboard.json``.
+
+``--backend postgresql`` keeps the relay's store in a database of a PostgreSQL server
+started for the bench (bench/pgserver.py; durable, its data directory kept under
+``<home>-pg/`` with the relay home, so the build is reused too); ``both`` measures SQLite
+then PostgreSQL in the same run (issue #13) and writes ``dashboard-<backend>.json``.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from typing import Any
 from automerge.core import ROOT, Document, ObjType
 
 from bench.harsh_procs import proc_status_kb
-from store import Incoming, Store, amdoc, casedoc, kinds, records
+from store import Incoming, amdoc, casedoc, kinds, records
 from store.records import CASE, CONSULTATION, FOLLOWUP_MONTHS, SCREENING, VILLAGE, Party, add_months
 
 PARAMS_FILE = "bench-params.json"
@@ -117,15 +123,17 @@ def village_docs(args: tuple[int, str, str, int, str]) -> list[tuple[str, str, s
     return out
 
 
-async def build(home_path: Path, villages: int, cases: int, today: dt.date) -> float:
+async def build(home_path: Path, villages: int, cases: int, today: dt.date,
+                store_url: str = "") -> float:
+    """``store_url``: a postgresql:// database for the relay's store ("" = store.db)."""
     from relay.accounts import AccountStore
     from relay.config import RelayHome
     from relay.demo_county import village_list
 
     started = time.perf_counter()
     home = RelayHome(home_path)
-    home.init(COUNTY, host="127.0.0.1", force=True)
-    store = await Store.open(home.store_file, key=home.store_key())
+    home.init(COUNTY, host="127.0.0.1", force=True, store=store_url)
+    store = await home.open_store()
     jobs = [(i, code, name, cases, today.isoformat())
             for i, (code, name) in enumerate(village_list(villages))]
     done = 0
@@ -143,18 +151,13 @@ async def build(home_path: Path, villages: int, cases: int, today: dt.date) -> f
                           f"({time.perf_counter() - started:.0f} s)", file=sys.stderr)
             if pending:
                 await store.merge(pending, origin="bench")
+        now = dt.datetime.now(dt.timezone.utc)
+        for i, (code, _) in enumerate(village_list(villages)):
+            seen = now - dt.timedelta(hours=(i % 97))
+            await store.record_peer(f"bench-{code}", label=f"director:{COUNTY}/{code}:{i:016x}",
+                                    seen=True, seen_at=seen.isoformat())
     finally:
         await store.close()
-    import sqlite3
-    db = sqlite3.connect(home.store_file, isolation_level=None)
-    now = dt.datetime.now(dt.timezone.utc)
-    db.execute("BEGIN")
-    for i, (code, _) in enumerate(village_list(villages)):
-        seen = now - dt.timedelta(hours=(i % 97))
-        db.execute("INSERT OR REPLACE INTO peers(peer_id, last_seen, label) VALUES(?,?,?)",
-                   (f"bench-{code}", seen.isoformat(), f"director:{COUNTY}/{code}:{i:016x}"))
-    db.execute("COMMIT")
-    db.close()
     accounts = AccountStore(home.path / "accounts.db")
     accounts.add("operator", "operator", "bench-operator-pw", display="Bench operator")
     return time.perf_counter() - started
@@ -204,34 +207,116 @@ async def measure(home_path: Path, repeat: int) -> dict[str, Any]:
                 return (time.perf_counter() - t) * 1000
 
             village = "BY"
-            out["overview_first_ms"] = await timed("/dashboard/")  # as the warmer starts
-            await asyncio.sleep(3)
-            warm = [await timed("/dashboard/") for _ in range(repeat)]
-            out["overview_served_ms"] = statistics.median(warm)
-            out["overview_uncached_ms"] = statistics.median(
-                [await timed("/dashboard/?nocache=1") for _ in range(repeat)])
-            out["village_ms"] = statistics.median(
-                [await timed(f"/dashboard/villages/{village}") for _ in range(repeat)])
+
+            async def median_of(path: str) -> float:
+                return statistics.median([await timed(path) for _ in range(repeat)])
+
+            # Each figure on its own: one that fails (e.g. a query the backend cannot run)
+            # is written as FAILED with its reason, and the others are still measured.
             case_id = f"case-{COUNTY}-{village}-0001"
-            out["case_ms"] = statistics.median(
-                [await timed(f"/dashboard/cases/{case_id}") for _ in range(repeat)])
-            out["export_cases_ms"] = await timed(f"/dashboard/export/cases.csv?village={village}")
+            pages_ = [("overview_first_ms", lambda: timed("/dashboard/")),  # as the warmer starts
+                      ("overview_served_ms", lambda: median_of("/dashboard/")),
+                      ("overview_uncached_ms", lambda: median_of("/dashboard/?nocache=1")),
+                      ("village_ms", lambda: median_of(f"/dashboard/villages/{village}")),
+                      ("case_ms", lambda: median_of(f"/dashboard/cases/{case_id}")),
+                      ("export_cases_ms",
+                       lambda: timed(f"/dashboard/export/cases.csv?village={village}"))]
+            for key, fn in pages_:
+                try:
+                    out[key] = await fn()
+                except AssertionError as exc:
+                    out[key] = f"FAILED {exc}"
+                if key == "overview_first_ms":
+                    await asyncio.sleep(3)
         wp = app[DASHBOARD_APP][WARNINGS]
         wp._flags.clear()  # noqa: SLF001 - measure the cold pass
-        t = time.perf_counter()
-        report = await wp.run()
-        out["warning_pass_cold_s"] = time.perf_counter() - t
-        out["warning_pass_timings"] = {k: round(v, 3) for k, v in report.timings.items()}
-        t = time.perf_counter()
-        await wp.run()
-        out["warning_pass_warm_s"] = time.perf_counter() - t
-        out["signals"] = len(report.signals)
+        try:
+            t = time.perf_counter()
+            report = await wp.run()
+            out["warning_pass_cold_s"] = time.perf_counter() - t
+            out["warning_pass_timings"] = {k: round(v, 3) for k, v in report.timings.items()}
+            t = time.perf_counter()
+            await wp.run()
+            out["warning_pass_warm_s"] = time.perf_counter() - t
+            out["signals"] = len(report.signals)
+        except Exception as exc:  # noqa: BLE001 - the figure says it failed, and why
+            out["warning_pass_cold_s"] = f"FAILED {str(exc)[:160]}"
         out["rss_mb_before_app"] = rss_before
         out["rss_mb"] = rss_mb()
         out["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     finally:
         await runner.cleanup()
     return out
+
+
+async def pg_size(dsn: str) -> float:
+    import asyncpg
+
+    c = await asyncpg.connect(dsn)
+    try:
+        return int(await c.fetchval("SELECT pg_database_size(current_database())")) / 2 ** 20
+    finally:
+        await c.close()
+
+
+async def pg_database(server: Any, name: str) -> str:
+    import asyncpg
+
+    admin = await asyncpg.connect(server.dsn("postgres"))
+    try:
+        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return str(server.dsn(name))
+
+
+def run_one(args: argparse.Namespace, backend: str) -> dict[str, Any]:
+    home = Path(args.home) if backend == "sqlite" else Path(f"{args.home}-pg") / "home"
+    server: Any = None
+    store_url = ""
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"== {backend}: load average {load}", file=sys.stderr, flush=True)
+    try:
+        if backend == "postgresql":
+            from bench.pgserver import Server
+
+            server = Server(Path(f"{args.home}-pg") / "pg", durable=True, keep=True)
+            server.start()
+            store_url = asyncio.run(pg_database(server, f"dash_{args.villages}x{args.cases}"))
+        params = {"villages": args.villages, "cases": args.cases, "backend": backend}
+        params_file = home / PARAMS_FILE
+        if (args.rebuild or not params_file.exists()
+                or json.loads(params_file.read_text()) != params):
+            if server is not None:
+                import asyncpg
+
+                async def fresh() -> None:
+                    name = f"dash_{args.villages}x{args.cases}"
+                    admin = await asyncpg.connect(server.dsn("postgres"))
+                    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                    await admin.execute(f'CREATE DATABASE "{name}"')
+                    await admin.close()
+                asyncio.run(fresh())
+            print(f"building {args.villages} villages × {args.cases} cases in {home} "
+                  f"({backend}) ...", file=sys.stderr, flush=True)
+            home.mkdir(parents=True, exist_ok=True)
+            seconds = asyncio.run(build(home, args.villages, args.cases,
+                                        dt.datetime.now(TZ).date(), store_url))
+            params_file.write_text(json.dumps(params))
+            print(f"built in {seconds:.0f} s", file=sys.stderr, flush=True)
+        results = asyncio.run(measure(home, args.repeat))
+        results.update(params)
+        results["load_average"] = load
+        results["load_average_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        if store_url:
+            results["store_mb"] = round(asyncio.run(pg_size(store_url)), 1)
+        else:
+            results["store_mb"] = round((home / "store.db").stat().st_size / 2 ** 20, 1)
+    finally:
+        if server is not None:
+            server.stop()
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -241,26 +326,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--home", default="/tmp/vc-dashboard-bench")
     p.add_argument("--repeat", type=int, default=7)
     p.add_argument("--rebuild", action="store_true")
+    p.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="sqlite")
     args = p.parse_args(argv)
-    home = Path(args.home)
-    params = {"villages": args.villages, "cases": args.cases}
-    params_file = home / PARAMS_FILE
-    if args.rebuild or not params_file.exists() or json.loads(params_file.read_text()) != params:
-        print(f"building {args.villages} villages × {args.cases} cases in {home} ...",
-              file=sys.stderr)
-        seconds = asyncio.run(build(home, args.villages, args.cases,
-                                    dt.datetime.now(TZ).date()))
-        params_file.write_text(json.dumps(params))
-        print(f"built in {seconds:.0f} s", file=sys.stderr)
-    results = asyncio.run(measure(home, args.repeat))
-    results.update(params)
-    results["store_mb"] = round((home / "store.db").stat().st_size / 2 ** 20, 1)
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
-    (out / "dashboard.json").write_text(json.dumps(results, indent=2))
-    for k, v in results.items():
-        print(f"{k:28} {v if not isinstance(v, float) else round(v, 1)}")
-    return 0
+    failed = 0
+    for backend in backends:
+        try:
+            results = run_one(args, backend)
+        except Exception as exc:  # noqa: BLE001 - say which backend failed, go on to the next
+            print(f"== {backend}: FAILED: {exc!r}", flush=True)
+            failed += 1
+            continue
+        name = "dashboard.json" if args.backend == "sqlite" else f"dashboard-{backend}.json"
+        (out / name).write_text(json.dumps(results, indent=2))
+        print(f"== {backend}")
+        for k, v in results.items():
+            print(f"{k:28} {v if not isinstance(v, float) else round(v, 1)}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
