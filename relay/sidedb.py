@@ -196,3 +196,22 @@ class _PgTx:
     def fetchone(self, sql: str, args: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         rows = self.fetchall(sql, args)
         return rows[0] if rows else None
+
+
+def migrate(db: PgDb, component: str, steps: Sequence[tuple[int, str]]) -> int:
+    """Apply ``component``'s numbered PostgreSQL migrations (1..n) not yet applied, under
+    the adapter's advisory lock; returns how many ran."""
+    ran = 0
+    with db.transaction() as tx:
+        tx.execute("CREATE TABLE IF NOT EXISTS relay_schema (component text PRIMARY KEY, "
+                   "version integer NOT NULL)")
+        row = tx.fetchone("SELECT version FROM relay_schema WHERE component = ?", (component,))
+        have = int(row[0]) if row else 0
+        for version, sql in steps:
+            if version > have:
+                tx.execute(sql)
+                ran += 1
+        if ran:
+            tx.execute("INSERT INTO relay_schema VALUES (?, ?) ON CONFLICT (component) DO "
+                       "UPDATE SET version = excluded.version", (component, steps[-1][0]))
+    return ran
