@@ -84,3 +84,20 @@ def test_two_enrolments_with_one_code_at_once_exactly_one_wins(pg_dsn: str) -> N
     finally:
         for s in stores:
             s.close()
+
+
+def test_the_relay_config_chooses_the_backend(tmp_path: Path, pg_dsn: str) -> None:
+    from relay.config import RelayHome
+
+    embedded = RelayHome(tmp_path / "a")
+    embedded.init("XC")
+    assert embedded.tokens_location() == embedded.tokens_file
+    on_pg = RelayHome(tmp_path / "b")
+    on_pg.init("XC", store=pg_dsn)
+    assert on_pg.tokens_location() == pg_dsn
+    t = TokenStore(on_pg.tokens_location())
+    try:
+        t.issue("A", "director")
+        assert len(t.list()) == 1 and not on_pg.tokens_file.exists()
+    finally:
+        t.close()
