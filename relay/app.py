@@ -78,7 +78,7 @@ def create_app(home: Path | RelayHome, *, tls: bool = True,
     app[keys.METRICS] = Metrics()
     app[keys.SESSIONS] = weakref.WeakSet()
     app[keys.CA] = h.ca
-    app[keys.TOKENS] = TokenStore(h.tokens_file)
+    app[keys.TOKENS] = TokenStore(h.tokens_location(cfg))
     app[keys.TLS] = tls
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -170,7 +170,7 @@ def cmd_relay_token(args: argparse.Namespace) -> int:
     home = _home(args)
     cfg = home.load()
     records.check_code(args.village, "village")
-    code, expires = TokenStore(home.tokens_file).issue(args.village, args.role,
+    code, expires = TokenStore(home.tokens_location(cfg)).issue(args.village, args.role,
                                                        parse_duration(args.expires))
     where = cfg.public_url or "RELAY_ADDRESS:PORT"
     if args.json:
@@ -209,7 +209,7 @@ def cmd_relay_enrol_file(args: argparse.Namespace) -> int:
         print(t(lang, "enrol_no_url"), file=sys.stderr)
         return 2
     code = write_enrol_file(Path(args.out), home.ca, cfg.county, args.village, args.role, url,
-                            tokens=TokenStore(home.tokens_file),
+                            tokens=TokenStore(home.tokens_location(cfg)),
                             taken=asyncio.run(_taken_short_ids(home, cfg.county, args.village)))
     if args.json:
         emit_json({"file": args.out, "code": pretty(code), "village": args.village,

@@ -186,6 +186,11 @@ class RelayHome:
     def tokens_file(self) -> Path:
         return self.path / "enrol.db"
 
+    def tokens_location(self, cfg: RelayConfig | None = None) -> str | Path:
+        """The enrolment records: enrol.db, or the database config.json names."""
+        cfg = cfg or self.load()
+        return cfg.store or self.tokens_file
+
     def init(self, county: str, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
              public_url: str = "", store: str = "", force: bool = False) -> RelayConfig:
         """Create the relay home: store key, county CA and the relay's certificate.

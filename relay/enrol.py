@@ -13,7 +13,8 @@ On the new machine ``villagecourt provision --relay URL --token CODE``:
    in the same transaction, and returns the node's certificate and its case-number short
    id, unique in the village (every short id given out is kept in ``short_ids``).
 
-Tokens are stored only as SHA-256 hashes in ``<relay home>/enrol.db``; a code never
+Tokens are stored only as SHA-256 hashes in ``<relay home>/enrol.db`` (or, on a relay
+whose documents are in PostgreSQL, in that database); a code never
 appears in a log line. ``lookup`` is the first four characters, enough to find the
 token, not enough to guess it (60 bits remain).
 
@@ -24,20 +25,19 @@ relay machine and writes them into a file sealed with a fresh code (scrypt + AES
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import itertools
 import os
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from store import Store
+from store.location import is_database_url
 from store.records import SHORT_ID_ALPHABET, SHORT_ID_LEN, village_scope
 from sync.enrolment import (
     LOOKUP_CHARS,
@@ -49,9 +49,20 @@ from sync.enrolment import (
 from sync.scopes import Identity
 
 from .ca import CountyCA, cert_pem, issue, new_node_id, private_pem
+from .sidedb import PgDb, SqliteDb, migrate
 
 DEFAULT_TTL = dt.timedelta(hours=24)
 ENROL_ROLES = ("director", "judge")
+ENROL_LOCK = 0x7663656E  # pg_advisory_xact_lock key of enrolment writes: "vcen"
+# Numbered PostgreSQL migrations of the enrolment records (relay_schema, "enrol").
+PG_MIGRATIONS = [(1, """
+    CREATE TABLE tokens (digest bytea PRIMARY KEY, lookup text NOT NULL,
+        village text NOT NULL, role text NOT NULL, created_at text NOT NULL,
+        expires_at text NOT NULL, used_at text, node_id text);
+    CREATE INDEX tokens_lookup ON tokens(lookup);
+    CREATE TABLE short_ids (village text NOT NULL, short_id text NOT NULL,
+        node_id text NOT NULL, issued_at text NOT NULL, PRIMARY KEY (village, short_id));
+""")]
 SHORT_ID_SPACE = frozenset("".join(p) for p in itertools.product(SHORT_ID_ALPHABET,
                                                                   repeat=SHORT_ID_LEN))
 
@@ -76,29 +87,41 @@ class Token:
 
 
 class TokenStore:
-    """Tokens in SQLite (stdlib sqlite3: tiny, rare writes, shared by the CLI and the
-    running relay through SQLite's own locking)."""
+    """Tokens and short ids in ``enrol.db`` (stdlib sqlite3: tiny, rare writes, shared by
+    the CLI and the running relay through SQLite's own locking), or in the relay's
+    PostgreSQL database (tables ``tokens``, ``short_ids``; writes serialised by an
+    advisory lock, as BEGIN IMMEDIATE serialises them on SQLite). relay/sidedb.py."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        with self._db() as db:
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS tokens (digest BLOB PRIMARY KEY, lookup TEXT NOT NULL,"
-                " village TEXT NOT NULL, role TEXT NOT NULL, created_at TEXT NOT NULL,"
-                " expires_at TEXT NOT NULL, used_at TEXT, node_id TEXT) STRICT")
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS short_ids (village TEXT NOT NULL, short_id TEXT "
-                "NOT NULL, node_id TEXT NOT NULL, issued_at TEXT NOT NULL, "
-                "PRIMARY KEY (village, short_id)) STRICT")
-        os.chmod(path, 0o600)
+    def __init__(self, location: Path | str) -> None:
+        """``location``: the enrol.db file, or the relay's postgresql:// database."""
+        self.db: SqliteDb | PgDb
+        if is_database_url(location):
+            self.path = None
+            self.db = PgDb(str(location), ENROL_LOCK)
+            migrate(self.db, "enrol", PG_MIGRATIONS)
+            return
+        self.path = Path(location)
+        self.db = SqliteDb(self.path)
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS tokens (digest BLOB PRIMARY KEY, lookup TEXT NOT NULL,"
+            " village TEXT NOT NULL, role TEXT NOT NULL, created_at TEXT NOT NULL,"
+            " expires_at TEXT NOT NULL, used_at TEXT, node_id TEXT) STRICT")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS short_ids (village TEXT NOT NULL, short_id TEXT "
+            "NOT NULL, node_id TEXT NOT NULL, issued_at TEXT NOT NULL, "
+            "PRIMARY KEY (village, short_id)) STRICT")
+        os.chmod(self.path, 0o600)
+
+    def close(self) -> None:
+        self.db.close()
 
     def allocate_short_id(self, village: str, node_id: str,
                           taken: Iterable[str] = ()) -> str:
         """A case-number short id for a new node of ``village``, unique among every one
         this relay gave that village and ``taken`` (those in its case numbers: nodes
         enrolled before short ids were handed out, or elsewhere)."""
-        with self._write() as db:
-            used = {r[0] for r in db.execute(
+        with self.db.transaction() as db:
+            used = {r[0] for r in db.fetchall(
                 "SELECT short_id FROM short_ids WHERE village = ?", (village,))}
             used.update(taken)
             free = SHORT_ID_SPACE - used
@@ -111,35 +134,13 @@ class TokenStore:
                         dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")))
             return sid
 
-    def _db(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=5, isolation_level=None)
-        db.execute("PRAGMA journal_mode = WAL")
-        return db
-
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, begun at once (BEGIN IMMEDIATE: a second enrolment at
-        the same moment waits instead of reading what is about to change)."""
-        db = self._db()
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            yield db
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
-        finally:
-            db.close()
-
     def issue(self, village: str, role: str, ttl: dt.timedelta = DEFAULT_TTL) -> tuple[str, str]:
         if role not in ENROL_ROLES:
             raise EnrolError("bad_role", f"role must be one of {', '.join(ENROL_ROLES)}")
         code = new_code()
         now = dt.datetime.now(dt.timezone.utc)
         expires = (now + ttl).isoformat(timespec="seconds")
-        with self._db() as db:
-            db.execute("INSERT INTO tokens VALUES(?,?,?,?,?,?,NULL,NULL)",
+        self.db.execute("INSERT INTO tokens VALUES(?,?,?,?,?,?,NULL,NULL)",
                        (code_hash(code), code[:LOOKUP_CHARS], village, role,
                         now.isoformat(timespec="seconds"), expires))
         return code, expires
@@ -150,25 +151,22 @@ class TokenStore:
             digest = code_hash(code)
         except (EnrolError, ValueError):
             return ""
-        with self._db() as db:
-            row = db.execute("SELECT village FROM tokens WHERE digest = ?",
-                             (digest,)).fetchone()
+        row = self.db.fetchone("SELECT village FROM tokens WHERE digest = ?", (digest,))
         return str(row[0]) if row else ""
 
     def digests_for(self, lookup: str) -> list[bytes]:
         """Every token with this lookup, used and expired ones too: proving the CA to a
         node with a spent code lets step 2 tell it plainly that the code was used."""
-        with self._db() as db:
-            return [r[0] for r in db.execute("SELECT digest FROM tokens WHERE lookup = ?",
-                                             (lookup.upper(),))]
+        return [bytes(r[0]) for r in self.db.fetchall(
+            "SELECT digest FROM tokens WHERE lookup = ?", (lookup.upper(),))]
 
     def consume(self, code: str, node_id: str) -> Token:
         """Mark the token used by ``node_id``; refuse unknown, used or expired tokens."""
         digest = code_hash(code)
         now = dt.datetime.now(dt.timezone.utc)
-        with self._write() as db:
-            row = db.execute("SELECT lookup, village, role, expires_at, used_at FROM tokens "
-                             "WHERE digest = ?", (digest,)).fetchone()
+        with self.db.transaction() as db:
+            row = db.fetchone("SELECT lookup, village, role, expires_at, used_at FROM tokens "
+                              "WHERE digest = ?", (digest,))
             if row is None:
                 raise EnrolError("unknown_token", "this enrolment code is not known here")
             lookup, village, role, expires_at, used_at = row
@@ -181,10 +179,9 @@ class TokenStore:
             return Token(lookup, village, role, expires_at, now.isoformat(), node_id)
 
     def list(self) -> list[Token]:
-        with self._db() as db:
-            return [Token(*r) for r in db.execute(
-                "SELECT lookup, village, role, expires_at, used_at, node_id FROM tokens "
-                "ORDER BY created_at DESC")]
+        return [Token(*r) for r in self.db.fetchall(
+            "SELECT lookup, village, role, expires_at, used_at, node_id FROM tokens "
+            "ORDER BY created_at DESC")]
 
 
 async def taken_short_ids(store: Store, county: str, village: str) -> set[str]:
