@@ -94,7 +94,11 @@ def create_app(home: Path | RelayHome, *, tls: bool = True,
             await transport.websocket.close(code=WSCloseCode.GOING_AWAY,
                                             message=b"relay shutting down")
 
+    async def close_tokens(app: web.Application) -> None:
+        await asyncio.to_thread(app[keys.TOKENS].close)  # a database's pool
+
     app.cleanup_ctx.append(store_ctx)
+    app.on_cleanup.append(close_tokens)
     app.on_shutdown.append(close_sessions)
     app.router.add_get("/v1/sync", sync_endpoint)
     app.router.add_post("/v1/enrol/hello", enrol_hello)

@@ -31,7 +31,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -182,6 +182,46 @@ class TokenStore:
         return [Token(*r) for r in self.db.fetchall(
             "SELECT lookup, village, role, expires_at, used_at, node_id FROM tokens "
             "ORDER BY created_at DESC")]
+
+
+# Every column of the enrolment tables, in a fixed order (a copy between backends).
+ENROL_TABLES: dict[str, tuple[str, ...]] = {
+    "tokens": ("digest", "lookup", "village", "role", "created_at", "expires_at", "used_at",
+               "node_id"),
+    "short_ids": ("village", "short_id", "node_id", "issued_at"),
+}
+
+
+def enrolment_rows(tokens: TokenStore) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of the enrolment tables, in key order (to compare two stores)."""
+    out: dict[str, list[tuple[object, ...]]] = {}
+    for table, cols in ENROL_TABLES.items():
+        rows = tokens.db.fetchall(f"SELECT {', '.join(cols)} FROM {table} ORDER BY 1, 2")
+        out[table] = [tuple(bytes(v) if isinstance(v, memoryview) else v for v in r)
+                      for r in rows]
+    return out
+
+
+def copy_enrolment(src: TokenStore, dst: TokenStore,
+                   progress: Callable[[str, int, int], None] | None = None
+                   ) -> dict[str, int]:
+    """Every token (its hash, village, role, times, use) and every short id given out, from
+    ``src`` into ``dst`` as they are, in one transaction of ``dst`` that first empties its
+    tables (a move run again after a stop copies anew). Returns the rows per table."""
+    rows = enrolment_rows(src)
+    counts: dict[str, int] = {}
+    with dst.db.transaction() as tx:
+        for table, cols in ENROL_TABLES.items():
+            tx.execute(f"DELETE FROM {table}")
+            insert = (f"INSERT INTO {table}({', '.join(cols)}) "
+                      f"VALUES({', '.join('?' for _ in cols)})")
+            total = len(rows[table])
+            for i, row in enumerate(rows[table], 1):
+                tx.execute(insert, row)
+                if progress and (i % 500 == 0 or i == total):
+                    progress(table, i, total)
+            counts[table] = total
+    return counts
 
 
 async def taken_short_ids(store: Store, county: str, village: str) -> set[str]:

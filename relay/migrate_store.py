@@ -26,6 +26,7 @@ had synced receives nothing and sends nothing.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from store import DocumentStore, Store, transfer
 from store.location import check_database_url, describe, open_store
 
 from .config import RelayConfigError, RelayHome
+from .enrol import TokenStore, copy_enrolment, enrolment_rows
 
 log = logging.getLogger("relay.migrate_store")
 
@@ -93,13 +95,45 @@ async def _verify_documents(move: Move) -> None:
         progress=lambda done, total: move.progress("check", done, total))
 
 
-# The parts, in order. Accounts, audit and enrolment tokens join here when they live in
-# the database too (relay/accounts.py's copy_accounts, relay/enrol.py's copy_enrolment):
-#     Part("accounts", copy_accounts_part, verify_accounts_part),
-#     Part("enrolment", copy_enrolment_part, verify_enrolment_part),
-# each counting what it verified in move.counts (e.g. "accounts").
+def _enrolment_stores(move: Move) -> tuple[TokenStore, TokenStore]:
+    return TokenStore(move.home.tokens_file), TokenStore(move.to)
+
+
+async def _copy_enrolment(move: Move) -> None:
+    def run() -> None:
+        src, dst = _enrolment_stores(move)
+        try:
+            copy_enrolment(src, dst, move.progress)
+        finally:
+            src.close()
+            dst.close()
+    await asyncio.to_thread(run)
+
+
+async def _verify_enrolment(move: Move) -> None:
+    def run() -> None:
+        src, dst = _enrolment_stores(move)
+        try:
+            theirs, ours = enrolment_rows(src), enrolment_rows(dst)
+        finally:
+            src.close()
+            dst.close()
+        for table, rows in theirs.items():
+            move.counts[f"enrol_{table}"] = len(ours[table])
+            if rows != ours[table]:
+                move.problems.append(f"enrolment table {table}: {len(rows)} rows in "
+                                     f"enrol.db, {len(ours[table])} in the database, or "
+                                     "not the same")
+    await asyncio.to_thread(run)
+
+
+# The parts, in order, each counting what it verified in move.counts. The enrolment
+# records (one-time codes, short ids given out: relay/enrol.py) live in the relay's
+# database once it has one (RelayHome.tokens_location). Dashboard accounts and their
+# audit log stay in <home>/accounts.db on either backend (docs/operations.md).
 PARTS: list[Part] = [
     Part("documents", _copy_documents, _verify_documents),
+    Part("enrolment", _copy_enrolment, _verify_enrolment),
 ]
 
 

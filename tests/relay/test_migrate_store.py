@@ -23,9 +23,11 @@ from relay import keys
 from relay.app import create_app
 from relay.config import RelayHome
 from relay.demo_county import build_county
+from relay.enrol import TokenStore
 from store import Store, casedoc, records, transfer
 from store.pg.store import PgStore
 from store.records import CASE, Party
+from sync.enrolment import EnrolError
 
 from node.cli import main  # isort: skip
 
@@ -237,3 +239,36 @@ async def test_a_failed_verification_leaves_the_config_as_it_was(
     assert caught.value.code == "verify_failed"
     assert "peers ('village-x',)" in str(caught.value)
     assert home.load().store == ""
+
+
+async def test_enrolment_codes_and_short_ids_move_with_the_store(
+        county: tuple[RelayHome, Node], pg_dsn: str,
+        capfd: pytest.CaptureFixture[str]) -> None:
+    """A code issued before the move still works once after it, a code used before stays
+    used, and a short id given out before is never given again (case numbers stay
+    unique); the verification counts the rows."""
+    home, _village = county
+    before = TokenStore(home.tokens_file)
+    unused, _ = before.issue("A", "director")
+    used, _ = before.issue("B", "director")
+    before.consume(used, "node-b1")
+    given = before.allocate_short_id("A", "node-a1")
+    before.close()
+    code = await asyncio.to_thread(main, ["relay", "--relay-home", str(home.path), "--lang",
+                                          "en", "migrate-store", "--to", pg_dsn, "--json"])
+    out, err = capfd.readouterr()
+    assert code == 0, err
+    said = json.loads(out)
+    assert said["enrol_tokens"] == 2 and said["enrol_short_ids"] == 1
+    after = TokenStore(home.tokens_location())
+    try:
+        assert after.path is None  # the database's tables, not enrol.db
+        with pytest.raises(EnrolError) as refused:
+            after.consume(used, "node-b2")
+        assert refused.value.code == "token_used"
+        assert after.consume(unused, "node-a2").village == "A"
+        with pytest.raises(EnrolError):
+            after.consume(unused, "node-a3")
+        assert after.allocate_short_id("A", "node-a2") != given
+    finally:
+        after.close()
