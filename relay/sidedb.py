@@ -23,6 +23,9 @@ import threading
 from pathlib import Path
 from typing import Any, Coroutine, Iterator, Sequence, TypeVar
 
+from store import StoreError
+from store.location import database_name
+
 T = TypeVar("T")
 TIMEOUT = 30.0  # seconds for one call to the database
 
@@ -103,15 +106,26 @@ _loop: asyncio.AbstractEventLoop | None = None
 _loop_lock = threading.Lock()
 
 
-def _run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` on the private loop thread and wait for it (never call from there)."""
+def _run(coro: Coroutine[Any, Any, T], where: str = "relay") -> T:
+    """Run ``coro`` on the private loop thread and wait for it (never call from there).
+    A database or connection error comes out as the store's own error (StoreIOError for
+    a server that cannot be reached, ...), naming the database ``where``, never the URL."""
     global _loop
     with _loop_lock:
         if _loop is None:
             _loop = asyncio.new_event_loop()
             threading.Thread(target=_loop.run_forever, name="relay-sidedb",
                              daemon=True).start()
-    return asyncio.run_coroutine_threadsafe(coro, _loop).result(TIMEOUT)
+    try:
+        return asyncio.run_coroutine_threadsafe(coro, _loop).result(TIMEOUT)
+    except (StoreError, Conflict):
+        raise
+    except Exception as exc:
+        if isinstance(exc, OSError) or type(exc).__module__.startswith("asyncpg"):
+            from store.pg.errors import translate
+
+            raise translate(exc, where) from exc
+        raise
 
 
 def _dollars(sql: str) -> str:
@@ -132,10 +146,11 @@ class PgDb:
 
         self._asyncpg = asyncpg
         self.lock_key = lock_key
+        self.where = database_name(dsn)
 
         async def make() -> Any:
             return await asyncpg.create_pool(dsn, min_size=0, max_size=4)
-        self._pool = _run(make())
+        self._pool = _run(make(), self.where)
 
     async def _execute(self, conn: Any, sql: str, args: Sequence[Any]) -> int:
         try:
@@ -147,13 +162,13 @@ class PgDb:
         async def go() -> int:
             async with self._pool.acquire() as conn:
                 return await self._execute(conn, sql, args)
-        return _run(go())
+        return _run(go(), self.where)
 
     def fetchall(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         async def go() -> list[tuple[Any, ...]]:
             async with self._pool.acquire() as conn:
                 return [tuple(r) for r in await conn.fetch(_dollars(sql), *args)]
-        return _run(go())
+        return _run(go(), self.where)
 
     def fetchone(self, sql: str, args: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         rows = self.fetchall(sql, args)
@@ -163,22 +178,22 @@ class PgDb:
     def transaction(self) -> Iterator[_PgTx]:
         async def acquire() -> Any:
             return await self._pool.acquire()
-        conn = _run(acquire())
+        conn = _run(acquire(), self.where)
         tx = conn.transaction()
         try:
-            _run(tx.start())
-            _run(conn.execute("SELECT pg_advisory_xact_lock($1)", self.lock_key))
+            _run(tx.start(), self.where)
+            _run(conn.execute("SELECT pg_advisory_xact_lock($1)", self.lock_key), self.where)
             yield _PgTx(self, conn)
-            _run(tx.commit())
+            _run(tx.commit(), self.where)
         except BaseException:
             with contextlib.suppress(Exception):
-                _run(tx.rollback())
+                _run(tx.rollback(), self.where)
             raise
         finally:
-            _run(self._pool.release(conn))
+            _run(self._pool.release(conn), self.where)
 
     def close(self) -> None:
-        _run(self._pool.close())
+        _run(self._pool.close(), self.where)
 
 
 class _PgTx:
@@ -186,12 +201,12 @@ class _PgTx:
         self._db, self._conn = db, conn
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
-        return _run(self._db._execute(self._conn, sql, args))
+        return _run(self._db._execute(self._conn, sql, args), self._db.where)
 
     def fetchall(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         async def go() -> list[tuple[Any, ...]]:
             return [tuple(r) for r in await self._conn.fetch(_dollars(sql), *args)]
-        return _run(go())
+        return _run(go(), self._db.where)
 
     def fetchone(self, sql: str, args: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         rows = self.fetchall(sql, args)

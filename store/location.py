@@ -41,6 +41,11 @@ def check_database_url(url: str) -> str:
     return url
 
 
+def database_name(dsn: str) -> str:
+    """The database's name for messages: never the DSN, which may hold a password."""
+    return urlsplit(dsn).path.lstrip("/") or "postgres"
+
+
 def describe(location: str | Path) -> str:
     """``location`` as it may be logged or shown: a URL's password is masked."""
     if not isinstance(location, str) or "://" not in location:

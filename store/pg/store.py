@@ -32,7 +32,6 @@ import secrets
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterable, TypeVar
-from urllib.parse import urlsplit
 
 import asyncpg
 from automerge.core import Document
@@ -41,6 +40,7 @@ from .. import amdoc, transfer
 from ..db import DEFAULT_BUSY_TIMEOUT_MS, run_to_end
 from ..docs import new_doc_id
 from ..errors import DocNotFound, StoreError, ValidationError
+from ..location import database_name
 from ..projection import Projection, Tokenizer
 from ..records import KINDS, check_scope
 from ..scopeset import ScopeSet
@@ -92,11 +92,6 @@ def scope_sql(readable: ScopeSet, column: str = "scope") -> tuple[str, list[str]
     """ScopeSet's predicate (``?`` placeholders) with PostgreSQL's booleans."""
     where, params = readable.sql(column)
     return {"1": "TRUE", "0": "FALSE"}.get(where, where), params
-
-
-def database_name(dsn: str) -> str:
-    """The database's name for messages: never the DSN, which may hold a password."""
-    return urlsplit(dsn).path.lstrip("/") or "postgres"
 
 
 class PgStore(CommitListeners):

@@ -111,3 +111,24 @@ async def test_a_village_syncs_with_a_relay_on_postgresql(pg_dsn: str, tmp_path:
         assert (await again.read(meta.doc_id))["title"] == "水渠边界"
     finally:
         await again.close()
+
+
+@pytest.mark.parametrize("command", [
+    ["serve", "--host", "127.0.0.1", "--port", "0", "--insecure"],
+    ["token", "--village", "A", "--role", "director"],
+])
+def test_a_database_that_went_away_is_said_in_one_line(
+        tmp_path: Path, command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """A relay whose database cannot be reached (server down, socket gone) says so, in
+    the operator's language, without the password and without a traceback."""
+    home = RelayHome(tmp_path / "relay")
+    home.init("KC", host="127.0.0.1")
+    raw = json.loads(home.config_file.read_text())
+    raw["store"] = f"postgresql://relay:hunter2@/vc?host={tmp_path / 'gone'}&port=1"
+    home.config_file.write_text(json.dumps(raw))
+    assert main(["relay", "--relay-home", str(home.path), "--lang", "en", *command]) == 1
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.startswith("villagecourt:")]
+    assert lines == ["villagecourt: cannot reach the relay's database vc (the server is down, "
+                     "the address is wrong, or the network is cut)."], err
+    assert "hunter2" not in err and "Traceback" not in err
