@@ -109,6 +109,25 @@ def _map(doc: Document, obj: bytes, only: frozenset[str] | None) -> dict[str, An
             if only is None or k in only}
 
 
+MAX_DEPTH = 100  # objects in objects: a record nests 3 or 4 deep; readers recurse
+
+
+def check_depth(doc: Document, skip: Iterable[str] = (), limit: int = MAX_DEPTH) -> None:
+    """``ValueError`` when an object under a root key not in ``skip`` (keys the caller has
+    read itself) nests deeper than ``limit``: a document that could not be read back
+    whole. Walks only the objects (one call into Automerge each), without recursion."""
+    skipped = frozenset(skip)
+    stack = [(obj, 1) for key in doc.keys(ROOT) if key not in skipped
+             for got in [doc.get(ROOT, key)] if got is not None
+             for value, obj in [got] if isinstance(value, ObjType) and value != ObjType.Text]
+    while stack:
+        obj, depth = stack.pop()
+        if depth > limit:
+            raise ValueError(f"objects nest more than {limit} deep")
+        stack.extend((o, depth + 1) for v, o in doc.values(obj)
+                     if isinstance(v, ObjType) and v != ObjType.Text)
+
+
 def read(doc: Document, keys: Iterable[str] | None = None) -> dict[str, Any]:
     """The document as plain data, as ``automerge.core.extract`` gives it; with ``keys``,
     only those keys of the root (each read whole), the rest left out unread."""

@@ -61,7 +61,10 @@ async def project_doc(doc_id: str, kind: str, doc: Document, updated_at: str,
     """The projection of a document; a consultation's text is redacted of the party names
     of its case (``find_case``: from the batch, the cache or the store; None if not here)."""
     try:
-        data = amdoc.read(doc, PROJECTED_KEYS.get(kind))
+        keys = PROJECTED_KEYS.get(kind)
+        data = amdoc.read(doc, keys)
+        if keys is not None:  # what the projection did not read must still read back
+            amdoc.check_depth(doc, skip=keys)
         names: list[str] = []
         case_id = data.get("case_id") if kind == CONSULTATION else None
         if isinstance(case_id, str) and case_id:
