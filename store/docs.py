@@ -614,14 +614,7 @@ class Store(CommitListeners):
                           limit: int = 500) -> list[tuple[Any, ...]]:
         """Rows of one of store/transfer.py's ``TABLES`` as they are at rest (documents
         sealed), in key order, after the key ``after``."""
-        t = transfer.table(table)
-        sql = f"SELECT {', '.join(t.columns)} FROM {t.name}"
-        params: list[Any] = []
-        if after is not None:
-            sql += f" WHERE {transfer.key_sql(t)}"
-            params += list(after)
-        sql += f" ORDER BY {', '.join(t.key)} LIMIT ?"
-        return await self.query(sql, [*params, int(limit)])
+        return await self.query(*transfer.export_query(table, after, limit))
 
     async def import_rows(self, table: str, rows: list[tuple[Any, ...]]) -> None:
         """Write rows exported by a store of the same key (``export_rows``), as they are,

@@ -71,6 +71,19 @@ def key_sql(t: Table) -> str:
     return f"({cols}) > ({marks})"
 
 
+def export_query(name: str, after: Row | None, limit: int) -> tuple[str, list[Any]]:
+    """The SQL (``?`` marks, both dialects) and parameters of one page of ``export_rows``:
+    the table's rows at rest, in key order, after the key ``after``."""
+    t = table(name)
+    sql = f"SELECT {', '.join(t.columns)} FROM {t.name}"
+    params: list[Any] = []
+    if after is not None:
+        sql += f" WHERE {key_sql(t)}"
+        params += list(after)
+    sql += f" ORDER BY {', '.join(t.key)} LIMIT ?"
+    return sql, [*params, int(limit)]
+
+
 class RowStore(Protocol):
     """The part of ``DocumentStore`` a copy uses."""
 

@@ -535,14 +535,7 @@ class PgStore(CommitListeners):
     async def export_rows(self, table: str, *, after: tuple[Any, ...] | None = None,
                           limit: int = 500) -> list[tuple[Any, ...]]:
         """As store/docs.py's: rows at rest, in key order (COLLATE "C": SQLite's order)."""
-        t = transfer.table(table)
-        sql = f"SELECT {', '.join(t.columns)} FROM {t.name}"
-        params: list[Any] = []
-        if after is not None:
-            sql += f" WHERE {transfer.key_sql(t)}"
-            params += list(after)
-        sql += f" ORDER BY {', '.join(t.key)} LIMIT ?"
-        return await self.query(sql, [*params, int(limit)])
+        return await self.query(*transfer.export_query(table, after, limit))
 
     async def import_rows(self, table: str, rows: list[tuple[Any, ...]]) -> None:
         """As store/docs.py's. ``sync_log`` keeps its ids (OVERRIDING SYSTEM VALUE) and its
