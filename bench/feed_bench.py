@@ -40,20 +40,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import os
 import random
-import shutil
 import sqlite3
 import statistics
 import sys
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import asyncpg
 
+from bench.pgserver import Server
 from store import ScopeSet, Store
 from store.pg.store import PgStore
 
@@ -75,16 +73,6 @@ def say(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')} load {load()}] {msg}", flush=True)
 
 
-def pgcluster() -> ModuleType:
-    """tests/pgcluster.py, loaded by path (tests/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("vc_pgcluster", ROOT / "tests" / "pgcluster.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def scope_of(n: int, scopes: int) -> str:
     """The scope index ``n`` as a village scope (the same text the SQL below builds)."""
     return f"village:C{n // VILLAGES_PER_COUNTY:03d}/V{n % VILLAGES_PER_COUNTY:03d}"
@@ -92,41 +80,6 @@ def scope_of(n: int, scopes: int) -> str:
 
 def hash_sql(i: str, scopes: int) -> str:
     return f"((({i} * {HASH_A} + {HASH_C}) % {HASH_M}) % {scopes})"
-
-
-class CachedCluster:
-    """A PostgreSQL server whose data directory stays under the cache between runs."""
-
-    def __init__(self, root: Path) -> None:
-        mod = pgcluster()
-        self.root = root
-        self.cluster = mod.Cluster(mod.find_bindir(), root, "postgres" if os.geteuid() == 0
-                                   else os.environ.get("USER", "postgres"))
-
-    def start(self) -> None:
-        c = self.cluster
-        fresh = not (c.data / "PG_VERSION").exists()
-        if fresh:
-            shutil.rmtree(self.root, ignore_errors=True)
-            self.root.mkdir(parents=True)
-            if os.geteuid() == 0:
-                shutil.chown(self.root, "postgres", "postgres")
-            self.root.chmod(0o700)
-            c.start()  # initdb + pg_ctl start
-            return
-        (self.root / "postmaster.pid").unlink(missing_ok=True)
-        opts = (f"-c listen_addresses='' -k {c.socket_dir} -p 5432 -c fsync=off "
-                "-c synchronous_commit=off -c full_page_writes=off")
-        c._check("pg_ctl start", c._run(str(c.bindir / "pg_ctl"), "-D", str(c.data), "-o", opts,
-                                        "-w", "-t", "60", "-l", str(self.root / "server.log"),
-                                        "start"))
-
-    def stop(self) -> None:
-        c = self.cluster
-        c._run(str(c.bindir / "pg_ctl"), "-D", str(c.data), "-m", "fast", "-w", "stop")
-
-    def dsn(self, database: str) -> str:
-        return str(self.cluster.dsn(database))
 
 
 # --- building ----------------------------------------------------------------------------
@@ -166,7 +119,7 @@ async def build_sqlite(path: Path, rows: int, scopes: int) -> None:
     say(f"sqlite: built in {time.perf_counter() - t0:.0f} s")
 
 
-async def build_pg(cluster: CachedCluster, name: str, rows: int, scopes: int,
+async def build_pg(cluster: Server, name: str, rows: int, scopes: int,
                    side: Path) -> str:
     admin = await asyncpg.connect(cluster.dsn("postgres"))
     try:
@@ -288,7 +241,7 @@ async def run(args: argparse.Namespace) -> int:
         f"{args.queries} queries per kind, {args.repeats} repeats; cpus {os.cpu_count()}")
     stores: dict[str, Any] = {}
     sizes: dict[str, dict[str, int]] = {}
-    cluster: CachedCluster | None = None
+    cluster: Server | None = None
     sqlite_path = cache / f"feed-{tag}.db"
     try:
         if "sqlite" in backends:
@@ -298,7 +251,7 @@ async def run(args: argparse.Namespace) -> int:
             stores["sqlite"] = await Store.open(sqlite_path, key=KEY)
             sizes["sqlite"] = sqlite_sizes(sqlite_path)
         if "postgresql" in backends:
-            cluster = CachedCluster(cache / "pg")
+            cluster = Server(cache / "pg", durable=False, keep=True)
             cluster.start()
             name = f"feed_{tag}"
             if args.rebuild:
