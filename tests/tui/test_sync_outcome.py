@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import socket
 import time
-from typing import AsyncIterator
+from typing import AsyncIterator, Iterator
 
 import pytest
 
@@ -35,10 +35,18 @@ async def wait_said(pilot, *needles: str) -> str:  # type: ignore[no-untyped-def
     return flat(pilot.app)
 
 
-def free_port() -> int:
+@pytest.fixture
+def refusing_port() -> Iterator[int]:
+    """A loopback port that refuses connections for the whole test: bound, never listening.
+
+    A port picked free and released can be taken again before the node connects (a
+    listener on port 0 in the same run, or the outgoing end of another connection), and the
+    node then reaches something that is not a relay: seen once in CI as "the connection
+    dropped". A bound socket keeps the port from both, and the kernel answers a connection
+    to it with a reset, which is "connection refused"."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        yield int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -77,9 +85,10 @@ async def test_no_relay_set_up_ends_at_once_and_says_what_to_do(syncing: Node, l
             "itself")),
 ])
 async def test_relay_unreachable_says_last_success_and_next_try(syncing: Node, lang: str,
-                                                                said: tuple[str, ...]) -> None:
+                                                                said: tuple[str, ...],
+                                                                refusing_port: int) -> None:
     node = syncing
-    node.config.relay_url = f"ws://127.0.0.1:{free_port()}/sync"  # nothing listens there
+    node.config.relay_url = f"ws://127.0.0.1:{refusing_port}/sync"  # refuses
     app = make_app(node, lang, clock=lambda: TODAY)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f5")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.message import Message
+from textual.screen import Screen
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
@@ -22,6 +23,18 @@ class TFooter(Footer):
 
     def retranslate(self) -> None:
         self.post_message(self.Retranslate())
+
+    def bindings_changed(self, screen: Screen) -> None:
+        """As Textual's, but the keys are rebuilt in the footer's own queue, one rebuild
+        after another. Textual runs its rebuild later in the screen's task; beside a
+        retranslate (the footer's task) the two removed and mounted keys at the same time,
+        and the key line could end up with the old language's keys or none (seen in CI
+        after F8 on a case page)."""
+        self._bindings_ready = True
+        if not screen.app.app_focus:
+            return
+        if self.is_attached and screen is self.screen:
+            self.post_message(self.Retranslate())
 
     async def on_tfooter_retranslate(self, message: Retranslate) -> None:
         message.stop()
