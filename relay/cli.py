@@ -255,7 +255,9 @@ def cmd_relay_migrate_store(args: argparse.Namespace) -> int:
              "doc_tail": t(lang, "mig_doc_tail"), "records": t(lang, "mig_records"),
              "followups": t(lang, "mig_followups"), "peers": t(lang, "mig_peers"),
              "counters": t(lang, "mig_counters"), "sync_log": t(lang, "mig_sync_log"),
-             "check": t(lang, "mig_check")}
+             "check": t(lang, "mig_check"), "users": t(lang, "mig_users"),
+             "failures": t(lang, "mig_failures"), "audit": t(lang, "mig_audit"),
+             "session_reset": t(lang, "mig_session_reset")}
 
     def progress(what: str, done: int, total: int) -> None:
         print(t(lang, "mig_progress", what=names.get(what, what), done=done, total=total),

@@ -6,6 +6,9 @@
                             config.json names a PostgreSQL database (``store``); then it
                             keeps only the index of the media files in <home>/blobs
     <home>/keys/store.key   key sealing documents at rest (0600)
+    <home>/enrol.db         enrolment records, <home>/accounts.db dashboard accounts and
+                            audit; both in the database instead when config.json names one
+                            (tokens_location, accounts_location)
     <home>/relay.lock       locked while 'relay serve' or 'relay migrate-store' runs
 
 Every folder of the home is 0700 and every file 0600; ``RelayHome.tighten`` (run when the
@@ -190,6 +193,16 @@ class RelayHome:
         """The enrolment records: enrol.db, or the database config.json names."""
         cfg = cfg or self.load()
         return cfg.store or self.tokens_file
+
+    @property
+    def accounts_file(self) -> Path:
+        return self.path / "accounts.db"
+
+    def accounts_location(self, cfg: RelayConfig | None = None) -> str | Path:
+        """The dashboard's accounts and audit log (relay/accounts.py): accounts.db, or the
+        database config.json names."""
+        cfg = cfg or self.load()
+        return cfg.store or self.accounts_file
 
     def init(self, county: str, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
              public_url: str = "", store: str = "", force: bool = False) -> RelayConfig:

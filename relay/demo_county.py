@@ -377,10 +377,13 @@ async def build_county(home: RelayHome, vocab: ModuleType, *, villages: int = 24
     finally:
         await store.close()
     if users:
-        accounts = AccountStore(home.path / "accounts.db")
-        for name, role, display, password in DEMO_USERS:
-            if accounts.get(name) is None:
-                accounts.add(name, role, password, display=display)
+        accounts = AccountStore(home.accounts_location())
+        try:
+            for name, role, display, password in DEMO_USERS:
+                if accounts.get(name) is None:
+                    accounts.add(name, role, password, display=display)
+        finally:
+            accounts.close()
     demo.counts = counts
     return demo
 

@@ -28,15 +28,22 @@ MESSAGES: dict[str, dict[str, str]] = {
         "mig_counters": "计数器（案件编号）",
         "mig_sync_log": "同步日志",
         "mig_check": "校验记录",
+        "mig_users": "看板账号",
+        "mig_failures": "登录失败记录",
+        "mig_audit": "审计日志",
+        "mig_session_reset": "注销记录",
         "mig_verified": "校验通过：记录 {documents} 条（原库 {documents_source} 条），"
                         "头部一致 {heads_equal} 条，同步检查点 {checkpoints} 个，"
-                        "计数器 {counters} 个，同步日志 {sync_log} 条。",
+                        "计数器 {counters} 个，同步日志 {sync_log} 条，"
+                        "看板账号 {accounts_users} 个，审计日志 {accounts_audit} 条。",
         "mig_done": "config.json 已改为使用 {store}。原文件 {sqlite_left} 保留不动"
                     "（其中还有媒体文件的索引；要退回，把 config.json 的 store 改为空）。",
         "relay_locked": "中继正在运行（{what}）：请先停止中继，再迁移。",
         "relay_running": "端口 {port} 上有程序在应答：请先停止中继，再迁移。",
         "already_migrated": "中继的数据已经在 {store} 中，无需再迁移。",
         "dest_not_empty": "{store} 里已有另一个库的数据：请换一个空数据库。",
+        "accounts_not_empty": "{store} 里已有别的看板账号或审计日志（{tables}），与 "
+                              "accounts.db 不同：不能覆盖。请换一个空数据库。",
         "dest_ahead": "{store} 里有比 store.db 更新的数据（中继曾用它运行过）：不能覆盖。"
                       "请把 config.json 的 store 改回这个数据库。",
         "verify_failed": "校验发现 {count} 处不一致（第一处：{first}）；config.json 没有改动，"
@@ -134,9 +141,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "mig_counters": "counters (case numbers)",
         "mig_sync_log": "sync log",
         "mig_check": "checking records",
+        "mig_users": "dashboard accounts",
+        "mig_failures": "failed logins",
+        "mig_audit": "audit log",
+        "mig_session_reset": "sessions ended",
         "mig_verified": "verified: {documents} records (source {documents_source}), "
                         "{heads_equal} with equal heads, {checkpoints} sync checkpoints, "
-                        "{counters} counters, {sync_log} sync log entries.",
+                        "{counters} counters, {sync_log} sync log entries, "
+                        "{accounts_users} dashboard accounts, {accounts_audit} audit "
+                        "entries.",
         "mig_done": "config.json now uses {store}. The file {sqlite_left} is left in place "
                     "(it also holds the media files' index; to go back, set store to "
                     "\"\" in config.json).",
@@ -145,6 +158,9 @@ MESSAGES: dict[str, dict[str, str]] = {
                          "migrating.",
         "already_migrated": "the relay's store is already in {store}; nothing to migrate.",
         "dest_not_empty": "{store} already holds another store: use an empty database.",
+        "accounts_not_empty": "{store} already holds other dashboard accounts or an audit "
+                              "log ({tables}), not those of accounts.db: they are not "
+                              "overwritten. Use an empty database.",
         "dest_ahead": "{store} holds newer changes than store.db (the relay ran on it): "
                       "it is not overwritten. Set store in config.json back to it.",
         "verify_failed": "verification found {count} differences (first: {first}); config.json "

@@ -35,6 +35,7 @@ from typing import Any, Awaitable, Callable
 from store import DocumentStore, Store, transfer
 from store.location import check_database_url, describe, open_store
 
+from .accounts import AccountError, AccountStore, account_rows, copy_accounts
 from .config import RelayConfigError, RelayHome
 from .enrol import TokenStore, copy_enrolment, enrolment_rows
 
@@ -45,7 +46,7 @@ Progress = Callable[[str, int, int], None]  # (what, done, total)
 
 class MigrateError(RelayConfigError):
     """A refusal of the move (codes: relay_running, already_migrated, dest_not_empty,
-    dest_ahead, verify_failed)."""
+    dest_ahead, accounts_not_empty, verify_failed)."""
 
     def __init__(self, code: str, message: str, **details: str) -> None:
         super().__init__(code, message)
@@ -127,13 +128,54 @@ async def _verify_enrolment(move: Move) -> None:
     await asyncio.to_thread(run)
 
 
+def _account_stores(move: Move) -> tuple[AccountStore, AccountStore]:
+    src = AccountStore(move.home.accounts_file)
+    try:
+        return src, AccountStore(move.to)
+    except BaseException:
+        src.close()
+        raise
+
+
+async def _copy_accounts(move: Move) -> None:
+    def run() -> None:
+        src, dst = _account_stores(move)
+        try:
+            copy_accounts(src, dst, move.progress)
+        except AccountError as exc:
+            raise MigrateError("accounts_not_empty", f"{describe(move.to)}: {exc}",
+                               store=describe(move.to), **exc.details) from None
+        finally:
+            src.close()
+            dst.close()
+    await asyncio.to_thread(run)
+
+
+async def _verify_accounts(move: Move) -> None:
+    def run() -> None:
+        src, dst = _account_stores(move)
+        try:
+            theirs, ours = account_rows(src), account_rows(dst)
+        finally:
+            src.close()
+            dst.close()
+        for table, rows in theirs.items():
+            move.counts[f"accounts_{table}"] = len(ours[table])
+            if rows != ours[table]:
+                move.problems.append(f"account table {table}: {len(rows)} rows in "
+                                     f"accounts.db, {len(ours[table])} in the database, or "
+                                     "not the same")
+    await asyncio.to_thread(run)
+
+
 # The parts, in order, each counting what it verified in move.counts. The enrolment
-# records (one-time codes, short ids given out: relay/enrol.py) live in the relay's
-# database once it has one (RelayHome.tokens_location). Dashboard accounts and their
-# audit log stay in <home>/accounts.db on either backend (docs/operations.md).
+# records (one-time codes, short ids given out: relay/enrol.py) and the dashboard's
+# accounts with their audit log (relay/accounts.py) live in the relay's database once it
+# has one (RelayHome.tokens_location, accounts_location; docs/operations.md).
 PARTS: list[Part] = [
     Part("documents", _copy_documents, _verify_documents),
     Part("enrolment", _copy_enrolment, _verify_enrolment),
+    Part("accounts", _copy_accounts, _verify_accounts),
 ]
 
 

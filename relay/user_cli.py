@@ -29,8 +29,8 @@ def _accounts(args: argparse.Namespace) -> AccountStore:
 
     home = RelayHome(Path(args.relay_home).expanduser() if args.relay_home
                      else default_relay_home())
-    home.load()  # a relay must exist here (raises RelayConfigError otherwise)
-    return AccountStore(home.path / "accounts.db")
+    cfg = home.load()  # a relay must exist here (raises RelayConfigError otherwise)
+    return AccountStore(home.accounts_location(cfg))
 
 
 def _password(args: argparse.Namespace) -> str:

@@ -40,7 +40,7 @@ from ..config import RelayHome
 from ..warning_pass import WarningPass
 from . import auth_views, export, inbox, pages, warnings_view
 from .common import warm
-from .config import DashboardConfig, accounts_file, cookie_key, load_config
+from .config import DashboardConfig, cookie_key, load_config
 from .keys import ACCOUNTS, CACHE, DCONFIG, WARMER_TASK, WARNING_TASK, WARNINGS
 from .metrics import metrics_middleware
 from .queries import Store
@@ -63,7 +63,7 @@ def setup_dashboard(app: web.Application, home: Path | RelayHome) -> web.Applica
     cfg = load_config(h)
     dash = web.Application()
     dash[DCONFIG] = cfg
-    dash[ACCOUNTS] = AccountStore(accounts_file(h))
+    dash[ACCOUNTS] = AccountStore(h.accounts_location())  # accounts.db or the database
     dash[CACHE] = {}
     secure = cfg.cookie_secure if cfg.cookie_secure is not None else bool(app[relay_keys.TLS])
     aiohttp_session.setup(dash, EncryptedCookieStorage(
@@ -113,8 +113,12 @@ def setup_dashboard(app: web.Application, home: Path | RelayHome) -> web.Applica
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
+    async def close_accounts(dash: web.Application) -> None:
+        await asyncio.to_thread(dash[ACCOUNTS].close)  # a database's pool
+
     dash.on_startup.append(start_warnings)
     dash.on_shutdown.append(stop_warnings)
+    dash.on_cleanup.append(close_accounts)
     app.add_subapp("/dashboard/", dash)
     app[DASHBOARD_APP] = dash
     app.router.add_get("/", _to_dashboard)

@@ -97,4 +97,6 @@ def cookie_key(home: RelayHome) -> bytes:
 
 
 def accounts_file(home: RelayHome) -> Path:
+    """accounts.db in the relay home (where the accounts are on an embedded relay; open
+    them with ``AccountStore(home.accounts_location())``, which knows the other case)."""
     return home.path / ACCOUNTS_NAME
