@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 from pathlib import Path
 from typing import AsyncIterator
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -20,6 +22,7 @@ import node.demo as vocab
 from node import Node
 from node.daemon import Syncer
 from relay import keys
+from relay.accounts import AccountStore, account_rows
 from relay.app import create_app
 from relay.config import RelayHome
 from relay.demo_county import build_county
@@ -272,3 +275,88 @@ async def test_enrolment_codes_and_short_ids_move_with_the_store(
         assert after.allocate_short_id("A", "node-a2") != given
     finally:
         after.close()
+
+
+async def dashboard_login(port: int, name: str, password: str) -> tuple[int, str]:
+    """Log in through the dashboard's form over real HTTP (as a browser does): the status
+    and Location of the answer to the POST, after which the overview is fetched."""
+    jar = aiohttp.CookieJar(unsafe=True)  # cookies of 127.0.0.1
+    async with aiohttp.ClientSession(cookie_jar=jar,
+                                     timeout=aiohttp.ClientTimeout(total=30)) as http:
+        base = f"http://127.0.0.1:{port}/dashboard"
+        async with http.get(f"{base}/login") as r:
+            m = re.search(r'name="_csrf" value="([^"]+)"', await r.text())
+            assert m, "no CSRF token on the login page"
+        async with http.post(f"{base}/login", allow_redirects=False, data={
+                "_csrf": m.group(1), "name": name, "password": password}) as r:
+            status, where = r.status, r.headers.get("Location", "")
+        if status == 302:
+            async with http.get(f"{base}/", allow_redirects=False) as r:
+                assert r.status == 200 and "全县总览" in await r.text()
+        return status, where
+
+
+async def test_dashboard_accounts_and_their_audit_move_with_the_store(
+        county: tuple[RelayHome, Node], pg_dsn: str,
+        capfd: pytest.CaptureFixture[str]) -> None:
+    """A user made before the move logs in after it over real HTTP, one disabled before
+    stays refused, and every audit row is in the database with its id and time (the
+    next one numbered after them); the verification counts the rows; accounts.db is
+    left as it was and no longer written."""
+    home, _village = county
+    (home.path / "dashboard.json").write_text(json.dumps({"warning_interval_s": 0}))
+    before = AccountStore(home.accounts_file)
+    before.add("li", "operator", "li's long password", display="李操作员")
+    before.add("zhao", "judge", "zhao's long password")
+    assert before.login("li", "li's long password", "10.0.0.1").code == "ok"
+    before.login("zhao", "not the password", "10.0.0.1")
+    before.set_disabled("zhao")
+    before.audit("li", "reveal", remote="10.0.0.1", doc_id="d1")
+    moved = account_rows(before)
+    before.close()
+    code = await asyncio.to_thread(main, ["relay", "--relay-home", str(home.path), "--lang",
+                                          "en", "migrate-store", "--to", pg_dsn, "--json"])
+    out, err = capfd.readouterr()
+    assert code == 0, err
+    said = json.loads(out)
+    assert said["accounts_users"] == 2 and said["accounts_audit"] == len(moved["audit"]) == 6
+    assert said["accounts_failures"] == 1 and said["accounts_session_reset"] == 1
+    assert "audit log: 6 of 6" in err
+    assert home.accounts_location() == pg_dsn
+
+    runner, _app, port = await serve(home)
+    try:
+        assert await dashboard_login(port, "li", "li's long password") == (302, "/dashboard/")
+        assert (await dashboard_login(port, "zhao", "zhao's long password"))[0] == 401
+    finally:
+        await runner.cleanup()
+    after = AccountStore(home.accounts_location())
+    try:
+        assert after.path is None  # the database's tables, not accounts.db
+        rows = after.db.fetchall('SELECT id, at, "user", event, remote, detail FROM audit '
+                                 "ORDER BY id")
+        assert rows[:len(moved["audit"])] == moved["audit"]  # ids, times, details
+        new = rows[len(moved["audit"]):]
+        assert [(r[2], r[3]) for r in new] == [("li", "login"), ("zhao", "login_failed")]
+        assert new[0][0] > moved["audit"][-1][0]
+    finally:
+        after.close()
+    assert account_rows(AccountStore(home.accounts_file)) == moved  # untouched
+
+
+async def test_a_database_with_other_accounts_is_refused(
+        county: tuple[RelayHome, Node], pg_dsn: str,
+        capfd: pytest.CaptureFixture[str]) -> None:
+    home, _ = county
+    AccountStore(home.accounts_file).add("li", "operator", "li's long password")
+    other = AccountStore(pg_dsn)  # another relay's accounts (or a login made there)
+    other.add("wu", "operator", "wu's long password")
+    theirs = account_rows(other)
+    code = await asyncio.to_thread(main, ["relay", "--relay-home", str(home.path), "--lang",
+                                          "en", "migrate-store", "--to", pg_dsn])
+    err = capfd.readouterr().err
+    assert code == 1 and "already holds other dashboard accounts" in err, err
+    assert "users (1)" in err and "Traceback" not in err
+    assert home.load().store == ""
+    assert account_rows(other) == theirs
+    other.close()
