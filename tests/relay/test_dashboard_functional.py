@@ -11,7 +11,6 @@ import re
 import pytest
 
 from relay.accounts import FAIL_LIMIT, AccountStore
-from relay.dashboard.config import accounts_file
 from store import kinds
 from store.records import CASE, CONSULTATION, WARNING
 
@@ -130,7 +129,7 @@ async def test_operator_reveal_is_audited(dash, county_home) -> None:
     body = await r.text()
     assert r.status == 200 and phone in body and all(i in body for i in ids)
     assert r.headers["Cache-Control"] == "no-store"
-    audit = AccountStore(accounts_file(county_home)).audit_log(event="reveal")
+    audit = AccountStore(county_home.accounts_location()).audit_log(event="reveal")
     assert audit[0]["user"] == "operator" and audit[0]["detail"]["doc_id"] == case_id
     # ...and it shows in the audit page.
     page = await (await dash.get("/dashboard/audit?event=reveal")).text()
@@ -172,7 +171,7 @@ async def test_repeated_wrong_passwords_are_throttled(dash, county_home) -> None
     assert int(r.headers["Retry-After"]) > 0
     assert "秒后再试" in await r.text()
     assert (await dash.get("/dashboard/")).status == 302
-    events = [a["event"] for a in AccountStore(accounts_file(county_home)).audit_log()]
+    events = [a["event"] for a in AccountStore(county_home.accounts_location()).audit_log()]
     assert events.count("login_failed") == FAIL_LIMIT and "login_throttled" in events
     # Another user is not locked out by the operator's failures.
     assert (await dash.login("judge")).status == 302
@@ -186,7 +185,7 @@ async def test_logout_and_disable_end_the_session(dash, county_home) -> None:
     assert (await dash.get("/dashboard/")).status == 302
     await dash.login("judge")
     assert (await dash.get("/dashboard/inbox")).status == 200
-    AccountStore(accounts_file(county_home)).set_disabled("judge")
+    AccountStore(county_home.accounts_location()).set_disabled("judge")
     assert (await dash.get("/dashboard/inbox")).status == 302
     assert (await dash.login("judge")).status == 401
 
@@ -214,7 +213,7 @@ async def test_judge_answers_a_consultation(dash, county_home) -> None:
     await dash.token("/dashboard/inbox")
     await dash.post(f"/dashboard/inbox/{doc_id}/answer", {"answer": "另一个答复"})
     assert kinds.read_consultation(doc_id, await store.read(doc_id)).answer.startswith("可以")
-    audit = AccountStore(accounts_file(county_home)).audit_log(event="answer_consultation")
+    audit = AccountStore(county_home.accounts_location()).audit_log(event="answer_consultation")
     assert audit[0]["detail"]["doc_id"] == doc_id
     # Operators read the inbox but do not answer.
     await dash.post("/dashboard/logout")
