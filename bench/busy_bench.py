@@ -207,8 +207,11 @@ async def run_bench(root: Path, *, n_clients: int, cap: int, cases: int, retry: 
     home.config_file.write_text(json.dumps(cfg), encoding="utf-8")
     # No background warning pass: the dashboard's own work would blur the latency figure.
     (home.path / "dashboard.json").write_text(json.dumps({"warning_interval_s": 0}))
-    AccountStore(home.path / "accounts.db").add("operator", "operator", OPERATOR_PASSWORD,
-                                                display="Bench operator")
+    accounts = AccountStore(home.accounts_location())
+    try:
+        accounts.add("operator", "operator", OPERATOR_PASSWORD, display="Bench operator")
+    finally:
+        accounts.close()
     relay = RelayProcess(home, port, root / "relay.log")
     relay.argv += ["--max-sessions", str(cap)]
     clients: list[Client] = []

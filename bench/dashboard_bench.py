@@ -158,8 +158,11 @@ async def build(home_path: Path, villages: int, cases: int, today: dt.date,
                                     seen=True, seen_at=seen.isoformat())
     finally:
         await store.close()
-    accounts = AccountStore(home.path / "accounts.db")
-    accounts.add("operator", "operator", "bench-operator-pw", display="Bench operator")
+    accounts = AccountStore(home.accounts_location())  # accounts.db or the database
+    try:
+        accounts.add("operator", "operator", "bench-operator-pw", display="Bench operator")
+    finally:
+        accounts.close()
     return time.perf_counter() - started
 
 
