@@ -34,6 +34,7 @@ Rules
 from __future__ import annotations
 
 import base64
+import builtins
 import datetime as dt
 import hashlib
 import hmac
@@ -287,7 +288,7 @@ class AccountStore:
             return LoginResult(None, "throttled", wait)
         row = self.db.fetchone("SELECT pw_hash, disabled FROM users WHERE name = ?", (name,))
         ok = check_password(password, row[0] if row else _DUMMY_HASH) and row is not None
-        if not ok or row[1]:  # the failure counted by _begin_try stays
+        if not ok or row is None or row[1]:  # the failure _begin_try counted stays
             code = "disabled" if ok else "bad_credentials"
             self.audit(name, "login_failed", remote=remote, reason=code)
             return LoginResult(None, "bad_credentials")  # never tell which
@@ -319,9 +320,10 @@ class AccountStore:
                          json.dumps(detail, ensure_ascii=False, sort_keys=True)))
 
     def audit_log(self, *, limit: int = 200, event: str | None = None,
-                  user: str | None = None) -> list[dict[str, Any]]:
-        sql, args = 'SELECT at, "user", event, remote, detail FROM audit', []
-        where = []
+                  user: str | None = None) -> builtins.list[dict[str, Any]]:
+        sql = 'SELECT at, "user", event, remote, detail FROM audit'
+        args: builtins.list[str | int] = []
+        where: builtins.list[str] = []
         if event:
             where.append("event = ?")
             args.append(event)
