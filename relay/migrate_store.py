@@ -171,11 +171,13 @@ async def _verify_accounts(move: Move) -> None:
 # The parts, in order, each counting what it verified in move.counts. The enrolment
 # records (one-time codes, short ids given out: relay/enrol.py) and the dashboard's
 # accounts with their audit log (relay/accounts.py) live in the relay's database once it
-# has one (RelayHome.tokens_location, accounts_location; docs/operations.md).
+# has one (RelayHome.tokens_location, accounts_location; docs/operations.md). The
+# accounts go first: their part may refuse the database (accounts of its own), and then
+# nothing else has been written into it.
 PARTS: list[Part] = [
+    Part("accounts", _copy_accounts, _verify_accounts),
     Part("documents", _copy_documents, _verify_documents),
     Part("enrolment", _copy_enrolment, _verify_enrolment),
-    Part("accounts", _copy_accounts, _verify_accounts),
 ]
 
 

@@ -360,3 +360,8 @@ async def test_a_database_with_other_accounts_is_refused(
     assert home.load().store == ""
     assert account_rows(other) == theirs
     other.close()
+    dst = await PgStore.open(pg_dsn, key=None, path=home.path / "side")
+    try:
+        assert await transfer.is_blank(dst)  # refused before any document was copied
+    finally:
+        await dst.close()
